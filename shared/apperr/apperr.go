@@ -1,0 +1,74 @@
+// Package apperr is the application error: a machine-readable code and a
+// plain sentence for the user, wrapping the cause. Domain code returns these;
+// only the HTTP edge maps codes to statuses.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for callers and for the HTTP edge.
+type Code string
+
+const (
+	Internal        Code = "internal"
+	Invalid         Code = "invalid"
+	NotFound        Code = "not_found"
+	Conflict        Code = "conflict"
+	Unauthenticated Code = "unauthenticated"
+	Forbidden       Code = "forbidden"
+	TooLarge        Code = "too_large"
+	// WindowClosed: the customer service window (24 h since the customer's
+	// last message) is closed; only templates may be sent.
+	WindowClosed Code = "window_closed"
+	// Inactive: the WhatsApp integration is deactivated.
+	Inactive Code = "integration_inactive"
+)
+
+// Error is an application error.
+type Error struct {
+	Code    Code
+	Message string // for the user: one plain sentence
+	Err     error  // the cause, for logs
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// E builds an error with a formatted message.
+func E(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap builds an error with a cause.
+func Wrap(err error, code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// CodeOf returns the code of the first *Error in err's chain, or Internal.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// MessageOf returns the user-facing message, hiding internal details.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != Internal {
+		return e.Message
+	}
+	return "Something went wrong on our side; it has been logged."
+}
+
+// Is reports whether err carries code.
+func Is(err error, code Code) bool { return err != nil && CodeOf(err) == code }

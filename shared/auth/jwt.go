@@ -1,0 +1,160 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Claims names the token claims that carry the org and the groups. Cognito
+// puts custom attributes under "custom:" and groups under "cognito:groups".
+type Claims struct {
+	Org    string // default "custom:org"
+	Groups string // default "cognito:groups"
+	Roles  string // default "custom:roles"
+}
+
+func (c Claims) withDefaults() Claims {
+	if c.Org == "" {
+		c.Org = "custom:org"
+	}
+	if c.Groups == "" {
+		c.Groups = "cognito:groups"
+	}
+	if c.Roles == "" {
+		c.Roles = "custom:roles"
+	}
+	return c
+}
+
+// ErrNoToken is returned when a request carries no bearer token.
+var ErrNoToken = errors.New("no bearer token")
+
+// PrincipalFromClaims builds a principal from verified claims. Values may be
+// strings, string lists, or API Gateway's rendering of lists ("[a b]").
+func PrincipalFromClaims(names Claims, claims map[string]any) (Principal, error) {
+	names = names.withDefaults()
+	p := Principal{
+		UserID: str(claims["sub"]),
+		Org:    str(claims[names.Org]),
+		Name:   str(claims["name"]),
+		Email:  str(claims["email"]),
+		Groups: list(claims[names.Groups]),
+		Roles:  list(claims[names.Roles]),
+	}
+	if p.UserID == "" {
+		return Principal{}, errors.New("token has no sub claim")
+	}
+	if p.Org == "" {
+		return Principal{}, fmt.Errorf("token has no %s claim", names.Org)
+	}
+	return p, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func list(v any) []string {
+	switch v := v.(type) {
+	case []string:
+		return v
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	case string:
+		v = strings.TrimSpace(v)
+		if strings.HasPrefix(v, "[\"") {
+			var out []string
+			if json.Unmarshal([]byte(v), &out) == nil {
+				return out
+			}
+		}
+		v = strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")
+		return strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' })
+	}
+	return nil
+}
+
+// BearerToken extracts the token from an Authorization header or, for
+// WebSocket upgrades, the "token" query parameter.
+func BearerToken(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	if tok, ok := strings.CutPrefix(h, "Bearer "); ok && tok != "" {
+		return tok, nil
+	}
+	if tok := r.URL.Query().Get("token"); tok != "" && r.Header.Get("Upgrade") != "" {
+		return tok, nil
+	}
+	return "", ErrNoToken
+}
+
+// HMACIssuer signs and verifies HS256 tokens. The local stack uses it as its
+// dev identity provider; on AWS the API Gateway JWT authorizer verifies
+// tokens instead (see the apigw adapter).
+type HMACIssuer struct {
+	Issuer   string
+	Audience string
+	Key      []byte
+	Claims   Claims
+	Now      func() time.Time
+}
+
+// Issue returns a signed token for p, valid for ttl.
+func (h *HMACIssuer) Issue(p Principal, ttl time.Duration) (string, error) {
+	names := h.Claims.withDefaults()
+	now := h.now()
+	claims := jwt.MapClaims{
+		"iss": h.Issuer, "aud": h.Audience, "sub": p.UserID,
+		"iat": now.Unix(), "exp": now.Add(ttl).Unix(),
+		names.Org: p.Org,
+	}
+	if p.Name != "" {
+		claims["name"] = p.Name
+	}
+	if p.Email != "" {
+		claims["email"] = p.Email
+	}
+	if len(p.Groups) > 0 {
+		claims[names.Groups] = p.Groups
+	}
+	if len(p.Roles) > 0 {
+		claims[names.Roles] = p.Roles
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(h.Key)
+}
+
+// Authenticate verifies the request's bearer token.
+func (h *HMACIssuer) Authenticate(r *http.Request) (Principal, error) {
+	raw, err := BearerToken(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	claims := jwt.MapClaims{}
+	_, err = jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return h.Key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(h.Issuer), jwt.WithAudience(h.Audience),
+		jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now))
+	if err != nil {
+		return Principal{}, fmt.Errorf("verify token: %w", err)
+	}
+	return PrincipalFromClaims(h.Claims, claims)
+}
+
+func (h *HMACIssuer) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,39 @@
+// Package auth holds the principal (who is calling, for which org) and the
+// token checks that produce it.
+package auth
+
+import (
+	"context"
+	"slices"
+)
+
+// Principal is an authenticated CRM user. Org always comes from the token.
+type Principal struct {
+	UserID string   `json:"userId"`
+	Org    string   `json:"org"`
+	Name   string   `json:"name,omitempty"`
+	Email  string   `json:"email,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	Roles  []string `json:"roles,omitempty"`
+}
+
+// AdminGroup is the group (or role) that grants administration.
+const AdminGroup = "admin"
+
+// IsAdmin reports whether the principal may administer the org.
+func (p Principal) IsAdmin() bool {
+	return slices.Contains(p.Groups, AdminGroup) || slices.Contains(p.Roles, AdminGroup)
+}
+
+type ctxKey struct{}
+
+// WithPrincipal returns a context carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the principal, if any.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(Principal)
+	return p, ok
+}

@@ -1,0 +1,121 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wacrm/wacrm/shared/apperr"
+	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/inbox"
+)
+
+// Authenticator turns a request into a principal: by verifying the bearer
+// token locally, or by reading the claims API Gateway already verified.
+type Authenticator interface {
+	Authenticate(r *http.Request) (auth.Principal, error)
+}
+
+// UserRecorder remembers users seen in tokens, so assignment rules can find
+// the members of a group or role.
+type UserRecorder interface {
+	UpsertUser(ctx context.Context, p auth.Principal) error
+}
+
+// ConversationReader serves the Messages tab.
+type ConversationReader interface {
+	Conversations(ctx context.Context, org string, f inbox.Filter, now time.Time) ([]inbox.Conversation, string, error)
+	Conversation(ctx context.Context, org, id string) (*inbox.Conversation, error)
+	Messages(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Message, string, error)
+}
+
+// API is the CRM frontend's HTTP API under /v1.
+type API struct {
+	Auth          Authenticator
+	Users         UserRecorder
+	Conversations ConversationReader
+	Log           *slog.Logger
+	Now           func() time.Time
+
+	seen sync.Map // user key -> time last recorded
+}
+
+// Handler returns the routes.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, auth.Principal) error) {
+		mux.Handle(pattern, a.authenticated(h))
+	}
+	handle("GET /v1/conversations", a.listConversations)
+	handle("GET /v1/conversations/{id}", a.getConversation)
+	handle("GET /v1/conversations/{id}/messages", a.listMessages)
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.Log, apperr.E(apperr.NotFound, "No route %s %s.", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (a *API) authenticated(h func(http.ResponseWriter, *http.Request, auth.Principal) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Auth.Authenticate(r)
+		if err != nil {
+			writeError(w, r, a.Log, apperr.Wrap(err, apperr.Unauthenticated, "A valid bearer token is required."))
+			return
+		}
+		a.recordUser(r.Context(), p)
+		if err := h(w, r.WithContext(auth.WithPrincipal(r.Context(), p)), p); err != nil {
+			writeError(w, r, a.Log, err)
+		}
+	})
+}
+
+// recordUser upserts the caller at most once an hour per process.
+func (a *API) recordUser(ctx context.Context, p auth.Principal) {
+	if a.Users == nil {
+		return
+	}
+	key := p.Org + "\x00" + p.UserID
+	if last, ok := a.seen.Load(key); ok && a.now().Sub(last.(time.Time)) < time.Hour {
+		return
+	}
+	if err := a.Users.UpsertUser(ctx, p); err != nil {
+		a.Log.WarnContext(ctx, "record user", "user", p.UserID, "err", err)
+		return
+	}
+	a.seen.Store(key, a.now())
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// page is every list's shape.
+type page[T any] struct {
+	Items  []T    `json:"items"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+func newPage[T any](items []T, cursor string) page[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return page[T]{Items: items, Cursor: cursor}
+}
+
+func limitParam(r *http.Request, def, maxLimit int) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, apperr.E(apperr.Invalid, "limit must be a number from 1 to %d.", maxLimit)
+	}
+	return n, nil
+}

@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/wacrm/wacrm/shared/apperr"
+	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/inbox"
+)
+
+// conversationView is a conversation as the frontend sees it.
+type conversationView struct {
+	inbox.Conversation
+	Window windowView `json:"window"`
+}
+
+type windowView struct {
+	Open      bool       `json:"open"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+func viewOf(c *inbox.Conversation, now time.Time) conversationView {
+	v := conversationView{Conversation: *c}
+	if exp := c.WindowExpiresAt(); !exp.IsZero() {
+		v.Window = windowView{Open: c.WindowOpen(now), ExpiresAt: &exp}
+	}
+	return v
+}
+
+// filterFromQuery reads the Messages tab's filters.
+func filterFromQuery(r *http.Request, p auth.Principal) (inbox.Filter, error) {
+	q := r.URL.Query()
+	var f inbox.Filter
+	span := func(name string, dst *time.Duration) error {
+		if s := q.Get(name); s != "" {
+			d, err := inbox.ParseSpan(s)
+			if err != nil {
+				return apperr.Wrap(err, apperr.Invalid, "%s: %v.", name, err)
+			}
+			*dst = d
+		}
+		return nil
+	}
+	switch q.Get("unanswered") {
+	case "":
+	case "all", "true":
+		f.Unanswered = true
+	default:
+		if err := span("unanswered", &f.UnansweredWithin); err != nil {
+			return f, err
+		}
+		f.Unanswered = true
+	}
+	if err := span("answered", &f.AnsweredWithin); err != nil {
+		return f, err
+	}
+	if err := span("messageTime", &f.MessageWithin); err != nil {
+		return f, err
+	}
+	me := func(s string) string {
+		if s == "me" {
+			return p.UserID
+		}
+		return s
+	}
+	f.Owner, f.AnsweredBy = me(q.Get("owner")), me(q.Get("answeredBy"))
+	f.Cursor = q.Get("cursor")
+	var err error
+	f.Limit, err = limitParam(r, 50, 100)
+	return f, err
+}
+
+func (a *API) listConversations(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	f, err := filterFromQuery(r, p)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	items, cursor, err := a.Conversations.Conversations(r.Context(), p.Org, f, now)
+	if err != nil {
+		return err
+	}
+	views := make([]conversationView, len(items))
+	for i := range items {
+		views[i] = viewOf(&items[i], now)
+	}
+	writeJSON(w, http.StatusOK, newPage(views, cursor))
+	return nil
+}
+
+func (a *API) getConversation(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	c, err := a.Conversations.Conversation(r.Context(), p.Org, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewOf(c, a.now()))
+	return nil
+}
+
+func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id := r.PathValue("id")
+	// Reading the conversation first makes another org's id a 404 and
+	// proves the caller may see it before any message is read.
+	if _, err := a.Conversations.Conversation(r.Context(), p.Org, id); err != nil {
+		return err
+	}
+	limit, err := limitParam(r, 50, 200)
+	if err != nil {
+		return err
+	}
+	items, cursor, err := a.Conversations.Messages(r.Context(), p.Org, id, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newPage(items, cursor))
+	return nil
+}

@@ -1,0 +1,345 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/wacrm/wacrm/shared/apperr"
+	"github.com/wacrm/wacrm/shared/ids"
+	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/records"
+	"github.com/wacrm/wacrm/shared/whatsapp"
+)
+
+// InboundStore is what inbound processing needs from storage.
+type InboundStore interface {
+	// IntegrationByPhoneNumber routes a webhook; apperr.NotFound when no
+	// integration claims the number.
+	IntegrationByPhoneNumber(ctx context.Context, phoneNumberID string) (*integration.Integration, error)
+	// SeenMessage reports whether a message with this wamid is stored.
+	SeenMessage(ctx context.Context, wamid string) (bool, error)
+	// ResolveRecord returns the org's record known by any of ids, linking
+	// the ids it was not yet known by; when none is known it stores the
+	// record create returns, exactly once even under concurrent calls.
+	ResolveRecord(ctx context.Context, org string, ids []records.Identity, create func() (*records.Record, error)) (*records.Record, error)
+	// SaveInbound stores msg and folds it into its conversation (newConv
+	// when the conversation does not exist yet) with apply, atomically.
+	// It reports duplicate, changing nothing, when msg is already stored.
+	SaveInbound(ctx context.Context, newConv *Conversation, msg *Message, apply func(*Conversation)) (duplicate bool, err error)
+	// ApplyStatus moves an outbound message's status forward (never back).
+	// A status for a wamid not yet recorded is kept and applied when the
+	// message is recorded; applied is false then, and when it was stale.
+	ApplyStatus(ctx context.Context, u StatusUpdate) (applied bool, err error)
+}
+
+// OwnerPicker picks the owner of a new record.
+type OwnerPicker interface {
+	Owner(ctx context.Context, integ *integration.Integration) (string, error)
+}
+
+// InboundCounts are running totals, for logs and /debug/vars.
+type InboundCounts struct {
+	Messages, Duplicates, Statuses, StaleStatuses, PendingStatuses atomic.Int64
+	UnknownNumber, InactiveNumber, Unparseable, OtherFields        atomic.Int64
+}
+
+// Intake turns webhook bodies into stored messages, records and
+// conversations. Every step is idempotent: a body may be handled any number
+// of times, in any order relative to others.
+type Intake struct {
+	Store  InboundStore
+	Owners OwnerPicker
+	Log    *slog.Logger
+	Now    func() time.Time
+	Counts InboundCounts
+}
+
+// ErrUnprocessable marks a body that can never be processed; retrying it is
+// pointless, so consumers drop it (it was kept by the webhook for inspection).
+var ErrUnprocessable = errors.New("unprocessable webhook body")
+
+// HandleBody processes one webhook body as Meta posted it. It returns an
+// error only when a retry could succeed (the whole body is then retried;
+// what was already stored is skipped as duplicate), or ErrUnprocessable.
+func (s *Intake) HandleBody(ctx context.Context, body []byte) error {
+	n, err := whatsapp.Parse(body)
+	if err != nil {
+		s.Counts.Unparseable.Add(1)
+		return fmt.Errorf("%w: %v", ErrUnprocessable, err)
+	}
+	var errs []error
+	for _, entry := range n.Entry {
+		for _, change := range entry.Changes {
+			if change.Field != "messages" {
+				s.Counts.OtherFields.Add(1)
+				s.log().InfoContext(ctx, "webhook field ignored", "field", change.Field, "waba", entry.ID)
+				continue
+			}
+			if err := s.handleValue(ctx, &change.Value); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Intake) handleValue(ctx context.Context, v *whatsapp.Value) error {
+	if len(v.Messages) == 0 && len(v.Statuses) == 0 {
+		return nil
+	}
+	pnid := v.Metadata.PhoneNumberID
+	integ, err := s.Store.IntegrationByPhoneNumber(ctx, pnid)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		s.Counts.UnknownNumber.Add(int64(len(v.Messages) + len(v.Statuses)))
+		s.log().WarnContext(ctx, "webhook for unknown number dropped", "phoneNumberId", pnid,
+			"messages", len(v.Messages), "statuses", len(v.Statuses), "metric", "dropped_unknown_number")
+		return nil
+	case err != nil:
+		return fmt.Errorf("route phone number %s: %w", pnid, err)
+	case !integ.Active:
+		s.Counts.InactiveNumber.Add(int64(len(v.Messages) + len(v.Statuses)))
+		s.log().WarnContext(ctx, "webhook for deactivated number dropped", "phoneNumberId", pnid,
+			"org", integ.Org, "integration", integ.ID, "messages", len(v.Messages), "metric", "dropped_inactive_number")
+		return nil
+	}
+
+	var errs []error
+	for i := range v.Messages {
+		if err := s.handleMessage(ctx, integ, v.Contacts, &v.Messages[i]); err != nil {
+			errs = append(errs, fmt.Errorf("message %s: %w", v.Messages[i].ID, err))
+		}
+	}
+	for i := range v.Statuses {
+		if err := s.handleStatus(ctx, &v.Statuses[i]); err != nil {
+			errs = append(errs, fmt.Errorf("status %s of %s: %w", v.Statuses[i].Status, v.Statuses[i].ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integration, contacts []whatsapp.Contact, wm *whatsapp.Message) error {
+	if wm.ID == "" {
+		s.Counts.Unparseable.Add(1)
+		s.log().WarnContext(ctx, "message without id dropped", "type", wm.Type)
+		return nil
+	}
+	seen, err := s.Store.SeenMessage(ctx, wm.ID)
+	if err != nil {
+		return err
+	}
+	if seen {
+		s.Counts.Duplicates.Add(1)
+		return nil
+	}
+
+	customer := customerOf(wm, contacts)
+	if customer.WaID == "" && customer.UserID == "" {
+		s.Counts.Unparseable.Add(1)
+		s.log().WarnContext(ctx, "message without sender dropped", "wamid", wm.ID)
+		return nil
+	}
+	identities := nonEmpty(records.WaIdentity(customer.WaID), records.UserIdentity(customer.UserID))
+	rec, err := s.Store.ResolveRecord(ctx, integ.Org, identities, func() (*records.Record, error) {
+		owner, err := s.Owners.Owner(ctx, integ)
+		if err != nil {
+			return nil, err
+		}
+		return newRecord(integ, customer, owner, s.now()), nil
+	})
+	if err != nil {
+		return fmt.Errorf("resolve sender record: %w", err)
+	}
+
+	msg := messageFrom(integ.Org, wm, s.now())
+	conv := &Conversation{
+		Org:           integ.Org,
+		ID:            ConversationID(integ.Org, integ.PhoneNumberID, rec.ID),
+		IntegrationID: integ.ID,
+		PhoneNumberID: integ.PhoneNumberID,
+		Customer:      customer,
+		Record:        RecordRef{Module: rec.Module, ID: rec.ID},
+		OwnerID:       rec.OwnerID,
+		CreatedAt:     s.now(),
+	}
+	msg.ConversationID = conv.ID
+	dup, err := s.Store.SaveInbound(ctx, conv, msg, func(c *Conversation) {
+		if customer.Name != "" {
+			c.Customer.Name = customer.Name
+		}
+		if c.Customer.WaID == "" {
+			c.Customer.WaID = customer.WaID
+		}
+		if c.Customer.UserID == "" {
+			c.Customer.UserID = customer.UserID
+		}
+		c.ApplyInbound(msg, wm.Type != "system")
+	})
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	if dup {
+		s.Counts.Duplicates.Add(1)
+		return nil
+	}
+	s.Counts.Messages.Add(1)
+	s.log().InfoContext(ctx, "message stored", "org", integ.Org, "conversation", conv.ID, "wamid", wm.ID, "type", wm.Type)
+	return nil
+}
+
+func (s *Intake) handleStatus(ctx context.Context, ws *whatsapp.Status) error {
+	ts, err := ws.Time()
+	if err != nil {
+		ts = s.now()
+	}
+	u := StatusUpdate{WAMID: ws.ID, Status: Status(ws.Status), Timestamp: ts.UTC()}
+	for _, e := range ws.Errors {
+		u.Errors = append(u.Errors, messageError(e))
+	}
+	if p := ws.Pricing; p != nil {
+		u.Pricing = &Pricing{Billable: p.Billable, Model: p.PricingModel, Category: p.Category, Type: p.Type}
+	}
+	if u.Status.Rank() == 0 {
+		s.log().InfoContext(ctx, "status ignored", "wamid", ws.ID, "status", ws.Status)
+		return nil
+	}
+	applied, err := s.Store.ApplyStatus(ctx, u)
+	if err != nil {
+		return err
+	}
+	s.Counts.Statuses.Add(1)
+	if !applied {
+		s.Counts.StaleStatuses.Add(1)
+	}
+	return nil
+}
+
+// ConversationID is derived, so every delivery of a customer's messages to
+// one number lands in the same conversation without a lookup.
+func ConversationID(org, phoneNumberID, recordID string) string {
+	return ids.Derive("conv", org, phoneNumberID, recordID)
+}
+
+func customerOf(wm *whatsapp.Message, contacts []whatsapp.Contact) Customer {
+	c := Customer{WaID: wm.From, UserID: wm.FromUserID}
+	for _, ct := range contacts {
+		if (c.WaID != "" && ct.WaID == c.WaID) || (c.UserID != "" && ct.UserID == c.UserID) || len(contacts) == 1 {
+			if c.WaID == "" {
+				c.WaID = ct.WaID
+			}
+			if c.UserID == "" {
+				c.UserID = ct.UserID
+			}
+			c.Name = ct.Profile.Name
+			break
+		}
+	}
+	return c
+}
+
+func newRecord(integ *integration.Integration, c Customer, owner string, now time.Time) *records.Record {
+	first, last := records.NameFromProfile(c.Name)
+	module := integ.Preferences.UnknownSenders
+	if module == "" {
+		module = records.Leads
+	}
+	if first == "" && last == "" {
+		last = "WhatsApp " + firstNonEmpty(c.WaID, c.UserID)
+	}
+	r := &records.Record{
+		Org: integ.Org, Module: module, ID: ids.New("rec"),
+		FirstName: first, LastName: last,
+		WaID: c.WaID, WaUserID: c.UserID, OwnerID: owner,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if c.WaID != "" {
+		r.Phone = "+" + c.WaID
+	}
+	return r
+}
+
+func messageFrom(org string, wm *whatsapp.Message, now time.Time) *Message {
+	ts, err := wm.Time()
+	if err != nil {
+		ts = now
+	}
+	m := &Message{
+		Org: org, ID: wm.ID, WAMID: wm.ID, Direction: Inbound, Type: wm.Type,
+		Preview: wm.Preview(), Timestamp: ts.UTC(), Status: StatusReceived, StatusAt: now,
+		Content: json.RawMessage(wm.Raw),
+	}
+	switch {
+	case wm.Text != nil:
+		m.Text = wm.Text.Body
+	case wm.Button != nil:
+		m.Text = wm.Button.Text
+	case wm.Interactive != nil && wm.Interactive.ButtonReply != nil:
+		m.Text = wm.Interactive.ButtonReply.Title
+	case wm.Interactive != nil && wm.Interactive.ListReply != nil:
+		m.Text = wm.Interactive.ListReply.Title
+	case wm.Reaction != nil:
+		m.Text = wm.Reaction.Emoji
+	}
+	if md := wm.MediaInfo(); md != nil {
+		m.Media = &Media{WhatsAppID: md.ID, MimeType: md.MimeType, SHA256: md.SHA256, Caption: md.Caption, Filename: md.Filename}
+		if m.Text == "" {
+			m.Text = md.Caption
+		}
+	}
+	switch {
+	case wm.Reaction != nil:
+		m.ReplyTo = wm.Reaction.MessageID
+	case wm.Context != nil:
+		m.ReplyTo = wm.Context.ID
+	}
+	for _, e := range wm.Errors {
+		m.Errors = append(m.Errors, messageError(e))
+	}
+	return m
+}
+
+func messageError(e whatsapp.Error) MessageError {
+	me := MessageError{Code: e.Code, Title: e.Title, Message: e.Message}
+	if e.ErrorData != nil {
+		me.Details = e.ErrorData.Details
+	}
+	return me
+}
+
+func (s *Intake) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Intake) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func nonEmpty(ids ...records.Identity) []records.Identity {
+	out := ids[:0]
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
