@@ -26,7 +26,8 @@ type InboundStore interface {
 	// ResolveRecord returns the org's record known by any of ids, linking
 	// the ids it was not yet known by; when none is known it stores the
 	// record create returns, exactly once even under concurrent calls.
-	ResolveRecord(ctx context.Context, org string, ids []records.Identity, create func() (*records.Record, error)) (*records.Record, error)
+	// The record's owner pick is stored with it (see integration.Pick).
+	ResolveRecord(ctx context.Context, org string, ids []records.Identity, create func() (*records.Record, integration.Pick, error)) (*records.Record, error)
 	// SaveInbound stores msg and folds it into its conversation (newConv
 	// when the conversation does not exist yet) with apply, atomically.
 	// It reports duplicate, changing nothing, when msg is already stored.
@@ -39,7 +40,7 @@ type InboundStore interface {
 
 // OwnerPicker picks the owner of a new record.
 type OwnerPicker interface {
-	Owner(ctx context.Context, integ *integration.Integration) (string, error)
+	Owner(ctx context.Context, integ *integration.Integration) (integration.Pick, error)
 }
 
 // InboundCounts are running totals, for logs and /debug/vars.
@@ -145,12 +146,12 @@ func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integrati
 		return nil
 	}
 	identities := nonEmpty(records.WaIdentity(customer.WaID), records.UserIdentity(customer.UserID))
-	rec, err := s.Store.ResolveRecord(ctx, integ.Org, identities, func() (*records.Record, error) {
-		owner, err := s.Owners.Owner(ctx, integ)
+	rec, err := s.Store.ResolveRecord(ctx, integ.Org, identities, func() (*records.Record, integration.Pick, error) {
+		pick, err := s.Owners.Owner(ctx, integ)
 		if err != nil {
-			return nil, err
+			return nil, pick, err
 		}
-		return newRecord(integ, customer, owner, s.now()), nil
+		return newRecord(integ, customer, pick.Owner, s.now()), pick, nil
 	})
 	if err != nil {
 		return fmt.Errorf("resolve sender record: %w", err)

@@ -43,6 +43,7 @@ type messageItem struct {
 func newMessageItem(m *inbox.Message) *messageItem {
 	it := &messageItem{Message: *m}
 	it.PK, it.SK = messagesPK(m.Org, m.ConversationID), messageSK(m.Timestamp, m.ID)
+	it.Ver = 1 // versioned from birth, so later updates can be conditional
 	return it
 }
 
@@ -106,7 +107,7 @@ func (s *Store) SaveInbound(ctx context.Context, newConv *inbox.Conversation, ms
 	mi := newMessageItem(msg)
 	claim := &wamidItem{Org: msg.Org, ConversationID: msg.ConversationID, MessageSK: mi.SK, Direction: inbox.Inbound}
 	wk := wamidKey(msg.WAMID)
-	claim.PK, claim.SK, claim.TTL = wk.PK, wk.SK, ttlAt(s.now(), dedupTTL)
+	claim.PK, claim.SK, claim.TTL, claim.Ver = wk.PK, wk.SK, ttlAt(s.now(), dedupTTL), 1
 
 	var conv conversationItem
 	duplicate := false

@@ -115,18 +115,26 @@ type counterItem struct {
 	N int64 `json:"n"`
 }
 
-// Next implements integration.Counter.
-func (s *Store) Next(ctx context.Context, name string) (int64, error) {
+// Peek implements integration.Counter.
+func (s *Store) Peek(ctx context.Context, name string) (int64, error) {
 	var it counterItem
-	var got int64
-	err := s.update(ctx, counterKey(name), &it, true, func(bool) ([]table.Op, error) {
-		k := counterKey(name)
-		it.PK, it.SK = k.PK, k.SK
-		got = it.N
-		it.N++
-		return nil, nil
-	})
-	return got, err
+	err := s.t.Get(ctx, counterKey(name), &it)
+	if errors.Is(err, table.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("get counter %s: %w", name, err)
+	}
+	return it.N, nil
+}
+
+// advance is the write that takes turn seq of a counter: it fails if the
+// turn was taken already. The counter's version is its value.
+func advance(name string, seq int64) table.Op {
+	it := &counterItem{N: seq + 1}
+	k := counterKey(name)
+	it.PK, it.SK, it.Ver = k.PK, k.SK, seq+1
+	return table.Op{Put: it, Cond: table.Version(seq)}
 }
 
 // --- integrations ---
@@ -261,7 +269,7 @@ type identityItem struct {
 func newRecordItem(r *records.Record) *recordItem {
 	it := &recordItem{Record: *r}
 	k := recordKey(r.Org, r.Module, r.ID)
-	it.PK, it.SK = k.PK, k.SK
+	it.PK, it.SK, it.Ver = k.PK, k.SK, 1
 	return it
 }
 
@@ -299,7 +307,7 @@ func (s *Store) UpdateRecord(ctx context.Context, org string, module records.Mod
 }
 
 // ResolveRecord implements inbox.InboundStore.
-func (s *Store) ResolveRecord(ctx context.Context, org string, ids []records.Identity, create func() (*records.Record, error)) (*records.Record, error) {
+func (s *Store) ResolveRecord(ctx context.Context, org string, ids []records.Identity, create func() (*records.Record, integration.Pick, error)) (*records.Record, error) {
 	if len(ids) == 0 {
 		return nil, apperr.E(apperr.Invalid, "A sender needs a WhatsApp id or a user id.")
 	}
@@ -331,13 +339,16 @@ func (s *Store) ResolveRecord(ctx context.Context, org string, ids []records.Ide
 			}
 			return rec, nil
 		}
-		rec, err := create()
+		rec, pick, err := create()
 		if err != nil {
 			return nil, err
 		}
 		ops := []table.Op{{Put: newRecordItem(rec), Cond: table.NotExists()}}
 		for _, id := range ids {
 			ops = append(ops, table.Op{Put: newIdentityItem(org, id, rec), Cond: table.NotExists()})
+		}
+		if pick.Counter != "" {
+			ops = append(ops, advance(pick.Counter, pick.Seq))
 		}
 		err = s.t.Write(ctx, ops...)
 		if err == nil {
@@ -346,7 +357,7 @@ func (s *Store) ResolveRecord(ctx context.Context, org string, ids []records.Ide
 		if !errors.Is(err, table.ErrConditionFailed) {
 			return nil, fmt.Errorf("create record: %w", err)
 		}
-		// Another delivery created the sender first: look again.
+		// Another delivery created the sender, or took the turn, first: look again.
 	}
 	return nil, fmt.Errorf("resolve record in %s: too much contention", org)
 }
