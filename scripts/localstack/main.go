@@ -1,0 +1,55 @@
+// Command localstack runs wacrm locally on the embedded adapters (`make run`).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wacrm/wacrm/shared/localstack"
+)
+
+func main() {
+	config := flag.String("config", "scripts/localstack/demo.json", "config file: demo org, users, integration")
+	addr := flag.String("addr", "", "listen address (overrides the config)")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg, err := localstack.LoadConfig(*config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localstack:", err)
+		os.Exit(1)
+	}
+	if *addr != "" {
+		cfg.Addr = *addr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := localstack.Start(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localstack:", err)
+		os.Exit(1)
+	}
+	info, _ := json.MarshalIndent(st.Info, "", "  ")
+	fmt.Printf(`wacrm is running on the embedded adapters (state in %s).
+
+%s
+
+Play the customer (signs and posts webhooks as Meta does):
+  go run ./scripts/simulator send --from 15551234567 --name "Ana Díaz" --text "Hola 👋"
+Then, as the CRM user:
+  curl -s -H "Authorization: Bearer $(jq -r .tokens.user %s/stack.json)" %s/conversations | jq
+Stop with Ctrl-C; state survives a restart.
+`, cfg.DataDir, info, cfg.DataDir, st.Info.APIURL)
+	<-ctx.Done()
+	log.Info("stopping")
+	if err := st.Close(); err != nil {
+		log.Error("stop", "err", err)
+	}
+}

@@ -1,0 +1,100 @@
+// Package app builds wacrm's services from a set of adapters, so the Lambda
+// mains and the local stack wire the same way and differ only in adapters.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/wacrm/wacrm/shared/blob"
+	"github.com/wacrm/wacrm/shared/httpapi"
+	"github.com/wacrm/wacrm/shared/inbox"
+	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/queue"
+	"github.com/wacrm/wacrm/shared/secrets"
+	"github.com/wacrm/wacrm/shared/storage"
+	"github.com/wacrm/wacrm/shared/table"
+)
+
+// Adapters are the outside world, AWS or embedded.
+type Adapters struct {
+	Table    table.Table
+	Blobs    blob.Store
+	Inbound  queue.Sender // raw webhook bodies
+	Outbound queue.Sender // replies to send
+	Secrets  secrets.Store // WhatsApp access tokens
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// App holds the services built on the adapters.
+type App struct {
+	Store   *storage.Store
+	Intake  *inbox.Intake
+	inbound *queue.ClaimCheck
+	a       Adapters
+}
+
+// New builds the services.
+func New(a Adapters) *App {
+	if a.Log == nil {
+		a.Log = slog.Default()
+	}
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	store := storage.New(a.Table).WithClock(a.Now)
+	return &App{
+		Store: store,
+		Intake: &inbox.Intake{
+			Store:  store,
+			Owners: integration.Assigner{Directory: store, Counter: store},
+			Log:    a.Log,
+			Now:    a.Now,
+		},
+		inbound: &queue.ClaimCheck{Sender: a.Inbound, Blobs: a.Blobs, Logger: a.Log},
+		a:       a,
+	}
+}
+
+// Webhook is the handler for GET/POST /webhook.
+func (app *App) Webhook(appSecret []byte, verifyToken string) *httpapi.Webhook {
+	return &httpapi.Webhook{
+		AppSecret: appSecret, VerifyToken: verifyToken,
+		Queue: app.inbound, Quarantine: app.a.Blobs,
+		Log: app.a.Log, Now: app.a.Now,
+	}
+}
+
+// InboundHandler consumes the inbound queue: each message is one webhook
+// body. Bodies that can never be processed are logged and dropped (the
+// webhook kept malformed ones); other failures are retried by the queue and
+// end in its dead-letter queue.
+func (app *App) InboundHandler() queue.BatchHandler {
+	return app.inbound.Handler(func(ctx context.Context, batch []queue.Message) []string {
+		var failed []string
+		for _, msg := range batch {
+			err := app.Intake.HandleBody(ctx, msg.Body)
+			switch {
+			case errors.Is(err, inbox.ErrUnprocessable):
+				app.a.Log.ErrorContext(ctx, "inbound body dropped", "messageId", msg.ID, "err", err, "metric", "unprocessable_body")
+			case err != nil:
+				app.a.Log.WarnContext(ctx, "inbound body failed; will retry", "messageId", msg.ID, "receiveCount", msg.ReceiveCount, "err", err)
+				failed = append(failed, msg.ID)
+			}
+			// Claim-checked bodies are not released here: a redelivery after
+			// a lost delete must still find them. The bucket lifecycle expires them.
+		}
+		return failed
+	})
+}
+
+// API is the CRM API handler.
+func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
+	return &httpapi.API{
+		Auth: authn, Users: app.Store, Conversations: app.Store,
+		Log: app.a.Log, Now: app.a.Now,
+	}
+}

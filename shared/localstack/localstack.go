@@ -1,0 +1,283 @@
+// Package localstack runs the whole of wacrm in one process on the embedded
+// adapters: a bolt file for the table, persisted in-process queues, files
+// for blobs, a dev token issuer, and Meta's stand-in for the Graph API. It
+// serves the same http.Handlers and runs the same services as the Lambdas.
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wacrm/wacrm/shared/app"
+	"github.com/wacrm/wacrm/shared/apperr"
+	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/local/boltstore"
+	"github.com/wacrm/wacrm/shared/local/fileblob"
+	"github.com/wacrm/wacrm/shared/local/filesecrets"
+	"github.com/wacrm/wacrm/shared/local/memqueue"
+	"github.com/wacrm/wacrm/shared/secrets"
+)
+
+// Config is the local stack's config file (scripts/localstack/demo.json).
+type Config struct {
+	Addr        string      `json:"addr"`    // listen address; default 127.0.0.1:8080
+	DataDir     string      `json:"dataDir"` // where state lives; default .wacrm
+	AppSecret   string      `json:"appSecret"`
+	VerifyToken string      `json:"verifyToken"`
+	Org         string      `json:"org"`
+	Users       []User      `json:"users"`
+	Integration Integration `json:"integration"`
+}
+
+// User is a seeded CRM user; the first admin and first non-admin get tokens.
+type User struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Email  string   `json:"email"`
+	Groups []string `json:"groups"`
+	Roles  []string `json:"roles,omitempty"`
+}
+
+// Integration is the seeded WhatsApp profile.
+type Integration struct {
+	ID            string                  `json:"id"`
+	Nickname      string                  `json:"nickname"`
+	PhoneNumberID string                  `json:"phoneNumberId"`
+	WABAID        string                  `json:"wabaId"`
+	DisplayPhone  string                  `json:"displayPhone"`
+	AccessToken   string                  `json:"accessToken"`
+	Preferences   integration.Preferences `json:"preferences"`
+}
+
+// LoadConfig reads a config file.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	dec := json.NewDecoder(bytesReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Info is what a client needs, printed and written to <dataDir>/stack.json.
+type Info struct {
+	WebhookURL    string            `json:"webhookURL"`
+	APIURL        string            `json:"apiURL"`
+	SimulatorURL  string            `json:"simulatorURL"`
+	GraphURL      string            `json:"graphURL"`
+	VerifyToken   string            `json:"verifyToken"`
+	AppSecret     string            `json:"appSecret"`
+	PhoneNumberID string            `json:"phoneNumberId"`
+	Org           string            `json:"org"`
+	Tokens        map[string]string `json:"tokens"`
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	Info   Info
+	App    *app.App
+	Issuer *auth.HMACIssuer
+
+	ln      net.Listener
+	srv     *http.Server
+	cancel  context.CancelFunc
+	closers []func() error
+	done    chan struct{}
+}
+
+// Start opens (or creates) the state under cfg.DataDir, seeds the demo org,
+// starts the consumers and serves HTTP. Close stops it.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".wacrm"
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st = &Stack{done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = st.Close()
+		}
+	}()
+	st.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	base := "http://" + st.ln.Addr().String()
+
+	tbl, err := boltstore.Open(filepath.Join(cfg.DataDir, "wacrm.db"))
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, tbl.Close)
+
+	key, err := secretFile(filepath.Join(cfg.DataDir, "dev-signing-key"))
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := fileblob.New(filepath.Join(cfg.DataDir, "blobs"), base, key)
+	if err != nil {
+		return nil, err
+	}
+
+	queues := filepath.Join(cfg.DataDir, "queues.db")
+	inboundDLQ, err := memqueue.Open("inbound-dlq", memqueue.Options{Path: queues + ".inbound-dlq", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, inboundDLQ.Close)
+	inbound, err := memqueue.Open("inbound", memqueue.Options{
+		Path: queues + ".inbound", DeadLetter: inboundDLQ, VisibilityTimeout: 30 * time.Second,
+		BatchSize: 10, Concurrency: 2, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, inbound.Close)
+
+	vault, err := filesecrets.New(filepath.Join(cfg.DataDir, "secrets"))
+	if err != nil {
+		return nil, err
+	}
+	st.App = app.New(app.Adapters{Table: tbl, Blobs: blobs, Inbound: inbound, Secrets: vault, Log: log})
+	st.Issuer = &auth.HMACIssuer{Issuer: base, Audience: "wacrm-local", Key: key}
+
+	if err := seed(ctx, st.App, vault, cfg); err != nil {
+		return nil, err
+	}
+	st.Info = Info{
+		WebhookURL: base + "/webhook", APIURL: base + "/v1", SimulatorURL: base + "/_sim", GraphURL: base + "/graph",
+		VerifyToken: cfg.VerifyToken, AppSecret: cfg.AppSecret, PhoneNumberID: cfg.Integration.PhoneNumberID,
+		Org: cfg.Org, Tokens: map[string]string{},
+	}
+	for _, u := range cfg.Users {
+		p := auth.Principal{UserID: u.ID, Org: cfg.Org, Name: u.Name, Email: u.Email, Groups: u.Groups, Roles: u.Roles}
+		role := "user"
+		if p.IsAdmin() {
+			role = "admin"
+		}
+		if _, ok := st.Info.Tokens[role]; ok {
+			continue
+		}
+		tok, err := st.Issuer.Issue(p, 30*24*time.Hour)
+		if err != nil {
+			return nil, fmt.Errorf("issue dev token: %w", err)
+		}
+		st.Info.Tokens[role] = tok
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/webhook", st.App.Webhook([]byte(cfg.AppSecret), cfg.VerifyToken))
+	mux.Handle("/v1/", st.App.API(st.Issuer).Handler())
+	mux.Handle("/blobs/", blobs.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /debug/queues", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"inbound": inbound.Stats(), "inboundDLQ": inboundDLQ.Stats()})
+	})
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	st.cancel = cancel
+	go func() {
+		if err := inbound.Start(runCtx, st.App.InboundHandler()); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("inbound consumer stopped", "err", err)
+		}
+	}()
+	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(st.done)
+		if err := st.srv.Serve(st.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+
+	b, _ := json.MarshalIndent(st.Info, "", "  ")
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "stack.json"), append(b, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("write stack.json: %w", err)
+	}
+	return st, nil
+}
+
+// Close stops serving and consuming and closes the state files.
+func (st *Stack) Close() error {
+	var errs []error
+	if st.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, st.srv.Shutdown(ctx))
+		cancel()
+		<-st.done
+	} else if st.ln != nil {
+		errs = append(errs, st.ln.Close())
+	}
+	if st.cancel != nil {
+		st.cancel()
+	}
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		errs = append(errs, st.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// seed creates the demo org's users and integration, once.
+func seed(ctx context.Context, a *app.App, vault secrets.Store, cfg Config) error {
+	for _, u := range cfg.Users {
+		p := auth.Principal{UserID: u.ID, Org: cfg.Org, Name: u.Name, Email: u.Email, Groups: u.Groups, Roles: u.Roles}
+		if err := a.Store.UpsertUser(ctx, p); err != nil {
+			return fmt.Errorf("seed user %s: %w", u.ID, err)
+		}
+	}
+	in := cfg.Integration
+	if in.PhoneNumberID == "" {
+		return nil
+	}
+	tokenRef := "tokens/" + in.ID
+	if err := vault.Put(ctx, tokenRef, in.AccessToken); err != nil {
+		return fmt.Errorf("seed access token: %w", err)
+	}
+	now := time.Now().UTC()
+	err := a.Store.CreateIntegration(ctx, &integration.Integration{
+		ID: in.ID, Org: cfg.Org, Nickname: in.Nickname, PhoneNumberID: in.PhoneNumberID, WABAID: in.WABAID,
+		DisplayPhone: in.DisplayPhone, TokenRef: tokenRef, Preferences: in.Preferences,
+		Active: true, CreatedAt: now, UpdatedAt: now,
+	})
+	if apperr.Is(err, apperr.Conflict) {
+		return nil // seeded on an earlier run
+	}
+	return err
+}
+
+// secretFile returns the 32 random bytes kept in path, making them once.
+func secretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) == 32 {
+		return b, nil
+	}
+	b = make([]byte, 32)
+	_, _ = rand.Read(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return b, nil
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
