@@ -22,8 +22,8 @@ import (
 type Adapters struct {
 	Table    table.Table
 	Blobs    blob.Store
-	Inbound  queue.Sender // raw webhook bodies
-	Outbound queue.Sender // replies to send
+	Inbound  queue.Sender  // raw webhook bodies
+	Outbound queue.Sender  // replies to send
 	Secrets  secrets.Store // WhatsApp access tokens
 	Log      *slog.Logger
 	Now      func() time.Time
