@@ -30,6 +30,15 @@ type ConversationReader interface {
 	Conversations(ctx context.Context, org string, f inbox.Filter, now time.Time) ([]inbox.Conversation, string, error)
 	Conversation(ctx context.Context, org, id string) (*inbox.Conversation, error)
 	Messages(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Message, string, error)
+	Attachments(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Attachment, string, error)
+}
+
+// ViewStore keeps users' saved views of the Messages tab.
+type ViewStore interface {
+	SaveView(ctx context.Context, org, user string, v *inbox.View) error
+	Views(ctx context.Context, org, user string) ([]inbox.View, error)
+	View(ctx context.Context, org, user, id string) (*inbox.View, error)
+	DeleteView(ctx context.Context, org, user, id string) error
 }
 
 // API is the CRM frontend's HTTP API under /v1.
@@ -37,6 +46,7 @@ type API struct {
 	Auth          Authenticator
 	Users         UserRecorder
 	Conversations ConversationReader
+	Views         ViewStore
 	Log           *slog.Logger
 	Now           func() time.Time
 
@@ -52,6 +62,11 @@ func (a *API) Handler() http.Handler {
 	handle("GET /v1/conversations", a.listConversations)
 	handle("GET /v1/conversations/{id}", a.getConversation)
 	handle("GET /v1/conversations/{id}/messages", a.listMessages)
+	handle("GET /v1/conversations/{id}/attachments", a.listAttachments)
+	handle("GET /v1/views", a.listViews)
+	handle("POST /v1/views", a.createView)
+	handle("GET /v1/views/{id}", a.getView)
+	handle("DELETE /v1/views/{id}", a.deleteView)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.Log, apperr.E(apperr.NotFound, "No route %s %s.", r.Method, r.URL.Path))
 	})

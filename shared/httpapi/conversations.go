@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/inbox"
 )
@@ -28,51 +27,29 @@ func viewOf(c *inbox.Conversation, now time.Time) conversationView {
 	return v
 }
 
-// filterFromQuery reads the Messages tab's filters.
-func filterFromQuery(r *http.Request, p auth.Principal) (inbox.Filter, error) {
+// filterFromQuery reads the Messages tab's filters: a saved or built-in
+// view (?view=) with the request's own conditions over it.
+func (a *API) filterFromQuery(r *http.Request, p auth.Principal) (inbox.Filter, error) {
 	q := r.URL.Query()
-	var f inbox.Filter
-	span := func(name string, dst *time.Duration) error {
-		if s := q.Get(name); s != "" {
-			d, err := inbox.ParseSpan(s)
-			if err != nil {
-				return apperr.Wrap(err, apperr.Invalid, "%s: %v.", name, err)
-			}
-			*dst = d
+	vq := inbox.ViewQueryFrom(q)
+	if id := q.Get("view"); id != "" {
+		v, err := a.view(r, p, id)
+		if err != nil {
+			return inbox.Filter{}, err
 		}
-		return nil
+		vq = v.Query.Over(vq)
 	}
-	switch q.Get("unanswered") {
-	case "":
-	case "all", "true":
-		f.Unanswered = true
-	default:
-		if err := span("unanswered", &f.UnansweredWithin); err != nil {
-			return f, err
-		}
-		f.Unanswered = true
-	}
-	if err := span("answered", &f.AnsweredWithin); err != nil {
+	f, err := vq.Filter(p.UserID, a.now())
+	if err != nil {
 		return f, err
 	}
-	if err := span("messageTime", &f.MessageWithin); err != nil {
-		return f, err
-	}
-	me := func(s string) string {
-		if s == "me" {
-			return p.UserID
-		}
-		return s
-	}
-	f.Owner, f.AnsweredBy = me(q.Get("owner")), me(q.Get("answeredBy"))
 	f.Cursor = q.Get("cursor")
-	var err error
 	f.Limit, err = limitParam(r, 50, 100)
 	return f, err
 }
 
 func (a *API) listConversations(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	f, err := filterFromQuery(r, p)
+	f, err := a.filterFromQuery(r, p)
 	if err != nil {
 		return err
 	}
@@ -110,6 +87,23 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return err
 	}
 	items, cursor, err := a.Conversations.Messages(r.Context(), p.Org, id, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newPage(items, cursor))
+	return nil
+}
+
+func (a *API) listAttachments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id := r.PathValue("id")
+	if _, err := a.Conversations.Conversation(r.Context(), p.Org, id); err != nil {
+		return err
+	}
+	limit, err := limitParam(r, 50, 200)
+	if err != nil {
+		return err
+	}
+	items, cursor, err := a.Conversations.Attachments(r.Context(), p.Org, id, r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ type Filter struct {
 	MessageWithin    time.Duration // last message at most this long ago
 	Owner            string        // record owner's user id
 	AnsweredBy       string        // user id of who answered last
+	WindowOpen       bool          // only conversations whose service window is open
 	Cursor           string
 	Limit            int
 }
@@ -42,6 +43,9 @@ func (f Filter) Match(c *Conversation, now time.Time) bool {
 		return false
 	}
 	if f.AnsweredBy != "" && c.AnsweredBy != f.AnsweredBy {
+		return false
+	}
+	if f.WindowOpen && !c.WindowOpen(now) {
 		return false
 	}
 	return true

@@ -199,3 +199,21 @@ func (c *Conversation) ApplyReply(userID, preview string, t time.Time) {
 		c.LastDirection = Outbound
 	}
 }
+
+// Attachment is a media item of a conversation, for the Attachments tab.
+type Attachment struct {
+	MessageID string    `json:"messageId"`
+	Direction Direction `json:"direction"`
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Media
+}
+
+// AttachmentOf describes m's media.
+func AttachmentOf(m *Message) Attachment {
+	a := Attachment{MessageID: m.ID, Direction: m.Direction, Type: m.Type, Timestamp: m.Timestamp}
+	if m.Media != nil {
+		a.Media = *m.Media
+	}
+	return a
+}

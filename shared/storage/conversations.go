@@ -117,12 +117,16 @@ func (s *Store) SaveInbound(ctx context.Context, newConv *inbox.Conversation, ms
 		}
 		apply(&conv.Conversation)
 		conv.index()
-		return []table.Op{
+		ops := []table.Op{
 			{Put: mi, Cond: table.NotExists()},
 			{Put: claim, Cond: table.NotExists()},
-		}, nil
+		}
+		if msg.Media != nil {
+			ops = append(ops, table.Op{Put: newAttachmentItem(msg), Cond: table.NotExists()})
+		}
+		return ops, nil
 	})
-	if op := table.FailedOp(err); op == 1 || op == 2 {
+	if op := table.FailedOp(err); op >= 1 { // the message, its claim or its attachment exists
 		duplicate, err = true, nil
 	}
 	if err != nil {

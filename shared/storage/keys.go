@@ -27,7 +27,9 @@ import (
 //	  by owner         GSI3 ORG#<org>#OWNER#<user>        <lastMessageAt>#<id>
 //	  by answerer      GSI4 ORG#<org>#ANSWEREDBY#<user>   <answeredAt>#<id>        (sparse)
 //	message            PK MSGS#<org>#<conversation>  SK MSG#<t>#<id>
+//	attachment         PK MSGS#<org>#<conversation>  SK ATT#<t>#<messageId>
 //	wamid              PK WAMID#<wamid>              SK WAMID   (dedup claim / status routing)
+//	saved view         PK VIEWS#<org>#<user>         SK VIEW#<id>
 //	idempotency key    PK IDEM#<org>#<user>#<key>    SK IDEM
 const timeKey = "2006-01-02T15:04:05.000000000Z"
 
@@ -69,6 +71,14 @@ func byAnswererPK(org, user string) string        { return orgKey(org) + "#ANSWE
 func messagesPK(org, conversationID string) string { return "MSGS#" + org + "#" + conversationID }
 
 func messageSK(t time.Time, id string) string { return "MSG#" + tkey(t) + "#" + id }
+
+func attachmentSK(t time.Time, id string) string { return "ATT#" + tkey(t) + "#" + id }
+
+func viewsPK(org, user string) string { return "VIEWS#" + org + "#" + user }
+
+func viewKey(org, user, id string) table.Key {
+	return table.Key{PK: viewsPK(org, user), SK: "VIEW#" + id}
+}
 
 func wamidKey(wamid string) table.Key { return table.Key{PK: "WAMID#" + wamid, SK: "WAMID"} }
 

@@ -1,0 +1,155 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/wacrm/wacrm/shared/app"
+	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/local/filesecrets"
+	"github.com/wacrm/wacrm/shared/local/memqueue"
+	"github.com/wacrm/wacrm/shared/records"
+	"github.com/wacrm/wacrm/shared/storage/storagetest"
+	"github.com/wacrm/wacrm/shared/table"
+)
+
+// harness is one org's API over real storage, shared by every route's tests.
+// Users: u-admin (admin) and u-sam, u-lee (sales) of org "acme"; u-eve (admin)
+// of org "other". Integration "int-acme" on phone number 100000000000001.
+type harness struct {
+	t      *testing.T
+	App    *app.App
+	Server *httptest.Server
+	Issuer *auth.HMACIssuer
+	Now    time.Time
+	Tokens map[string]string // by user id
+	Integ  *integration.Integration
+}
+
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func newHarness(t *testing.T, tbl table.Table) *harness {
+	t.Helper()
+	if tbl == nil {
+		tbl = storagetest.Bolt(t)
+	}
+	vault, err := filesecrets.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, Now: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC), Tokens: map[string]string{}}
+	now := func() time.Time { return h.Now }
+	a := app.New(app.Adapters{Table: tbl, Inbound: memqueue.New("inbound", memqueue.Options{}), Outbound: memqueue.New("outbound", memqueue.Options{}),
+		Secrets: vault, Log: quietLog, Now: now})
+	h.App = a
+	h.Issuer = &auth.HMACIssuer{Issuer: "test", Audience: "wacrm", Key: []byte("0123456789abcdef0123456789abcdef"), Now: now}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", a.API(h.Issuer).Handler())
+	h.Server = httptest.NewServer(mux)
+	t.Cleanup(h.Server.Close)
+
+	users := []auth.Principal{
+		{UserID: "u-admin", Org: "acme", Name: "Ada", Groups: []string{"admin"}},
+		{UserID: "u-sam", Org: "acme", Name: "Sam", Groups: []string{"sales"}},
+		{UserID: "u-lee", Org: "acme", Name: "Lee", Groups: []string{"sales"}},
+		{UserID: "u-eve", Org: "other", Name: "Eve", Groups: []string{"admin"}},
+	}
+	for _, p := range users {
+		tok, err := h.Issuer.Issue(p, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Tokens[p.UserID] = tok
+		if err := a.Store.UpsertUser(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Integ = &integration.Integration{ID: "int-acme", Org: "acme", Nickname: "Sales", PhoneNumberID: "100000000000001", WABAID: "200",
+		Active: true, TokenRef: "tokens/int-acme", CreatedBy: "u-admin",
+		Preferences: integration.Preferences{UnknownSenders: records.Leads, Assign: integration.Assignment{Kind: integration.AssignGroup, IDs: []string{"sales"}}}}
+	if err := vault.Put(context.Background(), h.Integ.TokenRef, "acme-token"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store.CreateIntegration(context.Background(), h.Integ); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// do sends a request as user ("" = no token) and decodes a JSON answer into
+// out when out is non-nil. It returns the status.
+func (h *harness) do(user, method, path string, body any, out any, headers ...string) int {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, h.Server.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+h.Tokens[user])
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			h.t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// apiError is the error body every refusal carries.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// customerWrites delivers a text from waID to the acme integration at the
+// harness clock, through the real intake.
+func (h *harness) customerWrites(waID, name, wamid, text string) {
+	h.t.Helper()
+	body := map[string]any{
+		"object": "whatsapp_business_account",
+		"entry": []any{map[string]any{"id": "200", "changes": []any{map[string]any{"field": "messages", "value": map[string]any{
+			"messaging_product": "whatsapp",
+			"metadata":          map[string]any{"display_phone_number": "15550100001", "phone_number_id": h.Integ.PhoneNumberID},
+			"contacts":          []any{map[string]any{"wa_id": waID, "profile": map[string]any{"name": name}}},
+			"messages":          []any{map[string]any{"from": waID, "id": wamid, "timestamp": jsonUnix(h.Now), "type": "text", "text": map[string]any{"body": text}}},
+		}}}}},
+	}
+	b, _ := json.Marshal(body)
+	if err := h.App.Intake.HandleBody(context.Background(), b); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func jsonUnix(t time.Time) string { return json.Number(itoa(t.Unix())).String() }
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
