@@ -94,7 +94,7 @@ func (app *App) InboundHandler() queue.BatchHandler {
 // API is the CRM API handler.
 func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 	return &httpapi.API{
-		Auth: authn, Users: app.Store, Conversations: app.Store,
+		Auth: authn, Users: app.Store, Conversations: app.Store, Views: app.Store,
 		Log: app.a.Log, Now: app.a.Now,
 	}
 }

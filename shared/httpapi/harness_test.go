@@ -63,7 +63,7 @@ func newHarness(t *testing.T, tbl table.Table) *harness {
 		{UserID: "u-eve", Org: "other", Name: "Eve", Groups: []string{"admin"}},
 	}
 	for _, p := range users {
-		tok, err := h.Issuer.Issue(p, time.Hour)
+		tok, err := h.Issuer.Issue(p, 72*time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
