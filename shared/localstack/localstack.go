@@ -135,10 +135,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := fileblob.New(filepath.Join(cfg.DataDir, "blobs"), base, key)
-	if err != nil {
-		return nil, err
-	}
+	blobs := fileblob.New(filepath.Join(cfg.DataDir, "blobs"), base, key)
 
 	queues := filepath.Join(cfg.DataDir, "queues.db")
 	inboundDLQ, err := memqueue.Open("inbound-dlq", memqueue.Options{Path: queues + ".inbound-dlq", Logger: log})
