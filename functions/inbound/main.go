@@ -1,0 +1,28 @@
+// Command inbound consumes the inbound queue: webhook bodies become stored
+// messages, records and conversations, exactly once.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/wacrm/wacrm/shared/app"
+	"github.com/wacrm/wacrm/shared/aws/awsapp"
+	"github.com/wacrm/wacrm/shared/aws/lambdasqs"
+)
+
+func main() {
+	ctx := context.Background()
+	log := awsapp.Logger()
+	env, err := awsapp.Require(awsapp.EnvTable, awsapp.EnvBucket)
+	if err != nil {
+		awsapp.Fatal(log, err)
+	}
+	clients, err := awsapp.NewClients(ctx)
+	if err != nil {
+		awsapp.Fatal(log, err)
+	}
+	a := app.New(clients.Adapters(env, log))
+	lambda.Start(lambdasqs.Handler(a.InboundHandler()))
+}

@@ -1,0 +1,148 @@
+// Package awsapp builds app.Adapters from a Lambda function's environment:
+// read once at init, clients built once, missing configuration fails fast
+// with every missing variable named.
+package awsapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awssecrets "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/wacrm/wacrm/shared/app"
+	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/aws/dynamo"
+	"github.com/wacrm/wacrm/shared/aws/s3blob"
+	"github.com/wacrm/wacrm/shared/aws/sqs"
+)
+
+// Environment variable names, shared with the CDK stack.
+const (
+	EnvTable         = "WACRM_TABLE"
+	EnvBucket        = "WACRM_BUCKET"
+	EnvInboundQueue  = "WACRM_INBOUND_QUEUE_URL"
+	EnvOutboundQueue = "WACRM_OUTBOUND_QUEUE_URL"
+	EnvWebhookSecret = "WACRM_WEBHOOK_SECRET_ARN"
+	EnvTokenPrefix   = "WACRM_TOKEN_SECRET_PREFIX"
+	EnvGraphBaseURL  = "WACRM_GRAPH_BASE_URL"
+	EnvOrgClaim      = "WACRM_ORG_CLAIM"
+	EnvGroupsClaim   = "WACRM_GROUPS_CLAIM"
+	DefaultGraphURL  = "https://graph.facebook.com/v23.0"
+)
+
+// Env is the function's configuration.
+type Env map[string]string
+
+// Require reads the named variables, failing with all missing ones named.
+func Require(names ...string) (Env, error) {
+	env := Env{}
+	var missing []string
+	for _, n := range names {
+		v := strings.TrimSpace(os.Getenv(n))
+		if v == "" {
+			missing = append(missing, n)
+		}
+		env[n] = v
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing configuration: set %s", strings.Join(missing, ", "))
+	}
+	return env, nil
+}
+
+// Optional adds a variable that may be empty, with a default.
+func (e Env) Optional(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		e[name] = v
+		return v
+	}
+	e[name] = def
+	return def
+}
+
+// Clients are the SDK clients, built once from the default credential chain.
+type Clients struct {
+	Config   aws.Config
+	DynamoDB *dynamodb.Client
+	S3       *s3.Client
+	SQS      *awssqs.Client
+	Secrets  *awssecrets.Client
+}
+
+// NewClients loads the default AWS configuration.
+func NewClients(ctx context.Context) (*Clients, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	return &Clients{
+		Config: cfg, DynamoDB: dynamodb.NewFromConfig(cfg), S3: s3.NewFromConfig(cfg),
+		SQS: awssqs.NewFromConfig(cfg), Secrets: awssecrets.NewFromConfig(cfg),
+	}, nil
+}
+
+// Adapters builds the adapters the environment configures; others stay nil.
+func (c *Clients) Adapters(env Env, log *slog.Logger) app.Adapters {
+	a := app.Adapters{Log: log}
+	if name := env[EnvTable]; name != "" {
+		a.Table = dynamo.New(c.DynamoDB, name)
+	}
+	if bucket := env[EnvBucket]; bucket != "" {
+		a.Blobs = s3blob.New(c.S3, s3.NewPresignClient(c.S3), bucket)
+	}
+	if url := env[EnvInboundQueue]; url != "" {
+		a.Inbound = sqs.NewSender(c.SQS, url)
+	}
+	if url := env[EnvOutboundQueue]; url != "" {
+		a.Outbound = sqs.NewSender(c.SQS, url)
+	}
+	return a
+}
+
+// WebhookSecret is the Meta app secret and verify token, kept in one secret.
+type WebhookSecret struct {
+	AppSecret   string `json:"appSecret"`
+	VerifyToken string `json:"verifyToken"`
+}
+
+// LoadWebhookSecret reads and checks the webhook secret.
+func (c *Clients) LoadWebhookSecret(ctx context.Context, arn string) (WebhookSecret, error) {
+	var ws WebhookSecret
+	out, err := c.Secrets.GetSecretValue(ctx, &awssecrets.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return ws, fmt.Errorf("read webhook secret %s: %w", arn, err)
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &ws); err != nil {
+		return ws, fmt.Errorf("webhook secret %s is not JSON {appSecret, verifyToken}: %w", arn, err)
+	}
+	if ws.AppSecret == "" || ws.VerifyToken == "" {
+		return ws, errors.New("webhook secret needs both appSecret and verifyToken")
+	}
+	return ws, nil
+}
+
+// Claims names the token claims from the environment.
+func Claims(env Env) auth.Claims {
+	return auth.Claims{Org: env.Optional(EnvOrgClaim, "custom:org"), Groups: env.Optional(EnvGroupsClaim, "cognito:groups")}
+}
+
+// Logger is the JSON logger every function uses (CloudWatch parses it).
+func Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// Fatal logs err and exits: a Lambda init failure, reported by the runtime.
+func Fatal(log *slog.Logger, err error) {
+	log.Error("init failed", "err", err)
+	os.Exit(1)
+}
