@@ -1,0 +1,160 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/wacrm/wacrm/shared/whatsapp"
+)
+
+func testConfig(t *testing.T, dir string) Config {
+	t.Helper()
+	cfg, err := LoadConfig("../../scripts/localstack/demo.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+	return cfg
+}
+
+func start(t *testing.T, cfg Config) *Stack {
+	t.Helper()
+	st, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func postWebhook(t *testing.T, st *Stack, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", st.Info.WebhookURL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", whatsapp.Sign([]byte(st.Info.AppSecret), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func getJSON(t *testing.T, st *Stack, role, path string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", st.Info.APIURL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+st.Info.Tokens[role])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type convList struct {
+	Items []struct {
+		ID       string `json:"id"`
+		OwnerID  string `json:"ownerId"`
+		Customer struct {
+			Name string `json:"name"`
+		} `json:"customer"`
+	} `json:"items"`
+}
+
+// waitFor polls until cond holds: the inbound queue is asynchronous.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStackEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	st := start(t, cfg)
+
+	var info Info
+	b, err := os.ReadFile(filepath.Join(dir, "stack.json"))
+	if err != nil || json.Unmarshal(b, &info) != nil {
+		t.Fatalf("stack.json: %v", err)
+	}
+	if info.WebhookURL == "" || info.APIURL == "" || info.VerifyToken == "" || info.AppSecret == "" || info.PhoneNumberID == "" || info.Tokens["user"] == "" || info.Tokens["admin"] == "" {
+		t.Fatalf("stack.json lacks fields: %s", b)
+	}
+
+	// Meta's handshake.
+	resp, err := http.Get(info.WebhookURL + "?hub.mode=subscribe&hub.verify_token=" + info.VerifyToken + "&hub.challenge=42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(challenge) != "42" {
+		t.Errorf("handshake answered %q", challenge)
+	}
+
+	now := time.Now().Unix()
+	body := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"200000000000001","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550100001","phone_number_id":"%s"},"contacts":[{"profile":{"name":"Ana D\u00edaz"},"wa_id":"15551234567"}],"messages":[{"from":"15551234567","id":"wamid.E2E1","timestamp":"%d","type":"text","text":{"body":"Hola \ud83d\udc4b"}}]}}]}]}`, info.PhoneNumberID, now))
+	for range 3 { // Meta may deliver the same webhook more than once
+		if got := postWebhook(t, st, body); got != 200 {
+			t.Fatalf("webhook: %d", got)
+		}
+	}
+	// A wrong signature changes nothing.
+	req, _ := http.NewRequest("POST", info.WebhookURL, bytes.NewReader(bytes.ReplaceAll(body, []byte("E2E1"), []byte("E2E2"))))
+	req.Header.Set("X-Hub-Signature-256", whatsapp.Sign([]byte("wrong"), body))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("bad signature: %v %v", err, resp.StatusCode)
+	}
+
+	var list convList
+	waitFor(t, "the conversation", func() bool {
+		list = convList{}
+		getJSON(t, st, "user", "/conversations", &list)
+		return len(list.Items) == 1
+	})
+	if list.Items[0].Customer.Name != "Ana Díaz" || list.Items[0].OwnerID == "" {
+		t.Errorf("conversation %+v", list.Items[0])
+	}
+	var msgs struct {
+		Items []struct {
+			Text string `json:"text"`
+		} `json:"items"`
+	}
+	time.Sleep(200 * time.Millisecond) // let the duplicate deliveries drain
+	getJSON(t, st, "user", "/conversations/"+list.Items[0].ID+"/messages", &msgs)
+	if len(msgs.Items) != 1 || msgs.Items[0].Text != "Hola 👋" {
+		t.Errorf("messages %+v, want exactly one", msgs.Items)
+	}
+
+	// State survives a restart on the same directory.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st2 := start(t, cfg)
+	defer st2.Close()
+	var again convList
+	getJSON(t, st2, "admin", "/conversations", &again)
+	if len(again.Items) != 1 || again.Items[0].ID != list.Items[0].ID {
+		t.Errorf("after restart: %+v", again.Items)
+	}
+}
