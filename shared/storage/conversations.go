@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/inbox"
+	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/table"
 )
 
@@ -38,6 +38,9 @@ func (it *conversationItem) index() {
 type messageItem struct {
 	table.Keys
 	inbox.Message
+	// Sending is the send attempt in progress on an outbound message (see
+	// outbound.go); it lives on the item so every update keeps it.
+	Sending *outbox.Attempt `json:"sending,omitempty"`
 }
 
 func newMessageItem(m *inbox.Message) *messageItem {
@@ -226,99 +229,6 @@ func (s *Store) keepPending(ctx context.Context, u inbox.StatusUpdate) error {
 }
 
 var errRouted = errors.New("wamid routed")
-
-// PutOutbound stores a new outbound message (status queued) and folds the
-// reply into its conversation, atomically. The idempotency key, when given,
-// makes a repeated request return the first message instead.
-func (s *Store) PutOutbound(ctx context.Context, msg *inbox.Message, idemKey string, apply func(*inbox.Conversation) error) (*inbox.Message, error) {
-	mi := newMessageItem(msg)
-	var extra []table.Op
-	if idemKey != "" {
-		idem := &idempotencyItem{MessageKey: table.Key{PK: mi.PK, SK: mi.SK}}
-		k := idempotencyKey(msg.Org, msg.SentBy, idemKey)
-		idem.PK, idem.SK, idem.TTL = k.PK, k.SK, ttlAt(s.now(), idempotencyTTL)
-		extra = append(extra, table.Op{Put: idem, Cond: table.NotExists()})
-	}
-	var conv conversationItem
-	err := s.update(ctx, conversationKey(msg.Org, msg.ConversationID), &conv, false, func(bool) ([]table.Op, error) {
-		if err := apply(&conv.Conversation); err != nil {
-			return nil, err
-		}
-		conv.index()
-		return append([]table.Op{{Put: mi, Cond: table.NotExists()}}, extra...), nil
-	})
-	if table.FailedOp(err) == 2 { // the idempotency key was used before
-		var idem idempotencyItem
-		if gerr := s.t.Get(ctx, idempotencyKey(msg.Org, msg.SentBy, idemKey), &idem); gerr != nil {
-			return nil, fmt.Errorf("read idempotency key: %w", gerr)
-		}
-		var prev messageItem
-		if gerr := s.t.Get(ctx, idem.MessageKey, &prev); gerr != nil {
-			return nil, fmt.Errorf("read earlier reply: %w", gerr)
-		}
-		if prev.ConversationID != msg.ConversationID {
-			return nil, apperr.E(apperr.Conflict, "This Idempotency-Key was already used for another conversation.")
-		}
-		return &prev.Message, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return msg, nil
-}
-
-type idempotencyItem struct {
-	table.Keys
-	MessageKey table.Key `json:"messageKey"`
-}
-
-// Message returns one message of a conversation.
-func (s *Store) Message(ctx context.Context, org, conversationID string, ts time.Time, id string) (*inbox.Message, error) {
-	var it messageItem
-	if err := s.t.Get(ctx, table.Key{PK: messagesPK(org, conversationID), SK: messageSK(ts, id)}, &it); err != nil {
-		return nil, notFound(err, "message", id)
-	}
-	return &it.Message, nil
-}
-
-// RecordSent marks an outbound message as accepted by WhatsApp under wamid,
-// routes the wamid to it, and applies statuses that arrived early.
-func (s *Store) RecordSent(ctx context.Context, org, conversationID string, ts time.Time, id, wamid string, sentAt time.Time) error {
-	key := table.Key{PK: messagesPK(org, conversationID), SK: messageSK(ts, id)}
-	var route wamidItem
-	var pending []inbox.StatusUpdate
-	wk := wamidKey(wamid)
-	err := s.update(ctx, wk, &route, true, func(bool) ([]table.Op, error) {
-		pending = route.Pending
-		route.Keys = table.Keys{PK: wk.PK, SK: wk.SK, Ver: route.Ver}
-		route.Org, route.ConversationID, route.MessageSK, route.Direction = org, conversationID, key.SK, inbox.Outbound
-		route.Pending = nil
-		return nil, nil
-	})
-	if err != nil {
-		return fmt.Errorf("route wamid %s: %w", wamid, err)
-	}
-	var it messageItem
-	err = s.update(ctx, key, &it, false, func(bool) ([]table.Op, error) {
-		it.WAMID = wamid
-		mergeStatus(&it.Message, inbox.StatusUpdate{WAMID: wamid, Status: inbox.StatusSent, Timestamp: sentAt})
-		for _, u := range pending {
-			mergeStatus(&it.Message, u)
-		}
-		return nil, nil
-	})
-	if err != nil {
-		return fmt.Errorf("record sent %s: %w", id, err)
-	}
-	return nil
-}
-
-// FailOutbound marks an outbound message as failed before WhatsApp took it.
-func (s *Store) FailOutbound(ctx context.Context, org, conversationID string, ts time.Time, id string, at time.Time, reason inbox.MessageError) error {
-	_, err := s.applyToMessage(ctx, table.Key{PK: messagesPK(org, conversationID), SK: messageSK(ts, id)},
-		inbox.StatusUpdate{Status: inbox.StatusFailed, Timestamp: at, Errors: []inbox.MessageError{reason}})
-	return err
-}
 
 // Messages returns a page of a conversation's messages, oldest first.
 func (s *Store) Messages(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Message, string, error) {

@@ -6,6 +6,7 @@
 package storage
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/wacrm/wacrm/shared/records"
@@ -16,7 +17,7 @@ import (
 // order by time.
 //
 //	integration        PK ORG#<org>                 SK INTEG#<id>
-//	phone claim        PK PHONE#<phoneNumberId>     SK PHONE
+//	phone claim        PK PHONE#<phoneNumberId>     SK PHONE   (held while the integration is active)
 //	user               PK ORG#<org>                 SK USER#<id>
 //	counter            PK CTR#<name>                SK CTR
 //	record             PK REC#<org>#<module>#<id>   SK REC
@@ -31,6 +32,17 @@ import (
 //	wamid              PK WAMID#<wamid>              SK WAMID   (dedup claim / status routing)
 //	saved view         PK VIEWS#<org>#<user>         SK VIEW#<id>
 //	idempotency key    PK IDEM#<org>#<user>#<key>    SK IDEM
+//	canned response    PK CANNED#<org>#<id>          SK CANNED
+//	  by module, name  GSI1 ORG#<org>#CANNED#<module>     <name> #<id>
+//	  by name          GSI2 ORG#<org>#CANNED              <name> #<id>
+//	  name search      GSI3 ORG#<org>#CANNEDW#<module>    <name> #<id>
+//	                   GSI4 ORG#<org>#CANNEDW             <name> #<id>
+//	  word n>0 entry   PK CANNED#<org>#<id>          SK WORD#<nn>   (a copy; GSI3/GSI4 only)
+//	    name search    GSI3 ORG#<org>#CANNEDW#<module>    <name from word n> #<id>
+//	                   GSI4 ORG#<org>#CANNEDW             <name from word n> #<id>
+//
+// <name> is canned.SearchKey of the name (lowercase words); it never holds
+// '#' or a character below '$', so " #" ends it and "ab" sorts before "ab c".
 const timeKey = "2006-01-02T15:04:05.000000000Z"
 
 func tkey(t time.Time) string { return t.UTC().Format(timeKey) }
@@ -85,6 +97,32 @@ func wamidKey(wamid string) table.Key { return table.Key{PK: "WAMID#" + wamid, S
 func idempotencyKey(org, user, key string) table.Key {
 	return table.Key{PK: "IDEM#" + org + "#" + user + "#" + key, SK: "IDEM"}
 }
+
+func cannedKey(org, id string) table.Key {
+	return table.Key{PK: "CANNED#" + org + "#" + id, SK: "CANNED"}
+}
+
+func cannedWordKey(org, id string, n int) table.Key {
+	return table.Key{PK: "CANNED#" + org + "#" + id, SK: fmt.Sprintf("WORD#%02d", n)}
+}
+
+// Canned responses of one module, or of both, ordered by name; and their
+// search entries, one per word start of the name.
+func cannedPK(org string, m records.Module) string {
+	if m == "" {
+		return orgKey(org) + "#CANNED"
+	}
+	return orgKey(org) + "#CANNED#" + string(m)
+}
+
+func cannedSearchPK(org string, m records.Module) string {
+	if m == "" {
+		return orgKey(org) + "#CANNEDW"
+	}
+	return orgKey(org) + "#CANNEDW#" + string(m)
+}
+
+func cannedNameSK(nameKey, id string) string { return nameKey + " #" + id }
 
 // How long claims that only guard against redelivery are kept. Meta retries
 // for up to 7 days; DynamoDB's TTL deletes some time after expiry.

@@ -149,8 +149,9 @@ type Query struct {
 }
 
 // Table is the port. Errors: ErrNotFound from Get; *ConditionError (which
-// matches ErrConditionFailed) from Write when a Cond fails; ErrBadCursor
-// from Query on a cursor it did not issue.
+// matches ErrConditionFailed) from Write when a Cond fails; ErrConflict from
+// Write when concurrent transactions kept colliding (retry later);
+// ErrBadCursor from Query on a cursor it did not issue.
 type Table interface {
 	// Get decodes the item at key into out (a pointer to a struct).
 	Get(ctx context.Context, key Key, out any) error
@@ -170,6 +171,9 @@ var (
 	ErrNotFound        = errors.New("item not found")
 	ErrConditionFailed = errors.New("condition failed")
 	ErrBadCursor       = errors.New("invalid cursor")
+	// ErrConflict: the write collided with concurrent transactions on the
+	// same items even after retries; nothing changed and it is safe to retry.
+	ErrConflict = errors.New("write conflict")
 )
 
 // ConditionError says which op of a Write failed its condition.

@@ -1,0 +1,50 @@
+// Package dynamotest connects tests to DynamoDB Local, started by
+// scripts/testenv/run.sh (make test) and found through
+// WACRM_TEST_DYNAMODB_ENDPOINT.
+package dynamotest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/wacrm/wacrm/shared/aws/dynamo"
+)
+
+// Client returns a client for DynamoDB Local. Without the endpoint the test
+// is skipped, or fails when WACRM_REQUIRE_SERVERS=1.
+func Client(t testing.TB) *dynamodb.Client {
+	t.Helper()
+	endpoint := os.Getenv("WACRM_TEST_DYNAMODB_ENDPOINT")
+	if endpoint == "" {
+		if os.Getenv("WACRM_REQUIRE_SERVERS") == "1" {
+			t.Fatal("WACRM_TEST_DYNAMODB_ENDPOINT is not set (run through scripts/testenv/run.sh)")
+		}
+		t.Skip("WACRM_TEST_DYNAMODB_ENDPOINT not set; run through scripts/testenv/run.sh (make test)")
+	}
+	return dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+// NewTable creates a fresh table for the test and deletes it afterwards.
+func NewTable(t testing.TB, opts ...dynamo.Option) *dynamo.Table {
+	t.Helper()
+	client := Client(t)
+	name := fmt.Sprintf("wacrm-test-%08x", rand.Uint32())
+	if err := dynamo.CreateTable(context.Background(), client, name); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
+	return dynamo.New(client, name, opts...)
+}
