@@ -77,7 +77,10 @@ func TestAuthenticatorNeedsOrgClaim(t *testing.T) {
 	ev := loadEvent(t, "api_list_conversations.json")
 	delete(ev.RequestContext.Authorizer.JWT.Claims, "custom:org")
 	var gotErr error
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, gotErr = Authenticator{}.Authenticate(r); w.WriteHeader(204) })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, gotErr = Authenticator{}.Authenticate(r)
+		w.WriteHeader(204)
+	})
 	if _, err := Handler(h)(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
