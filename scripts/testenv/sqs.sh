@@ -50,9 +50,12 @@ start)
 		exit 1
 	fi
 	app="$cache/node_modules/fauxqs/dist/app.js"
-	if ! grep -q "\"version\": \"$version\"" "$cache/node_modules/fauxqs/package.json" 2>/dev/null; then
+	# Installed from the committed lockfile, so fauxqs's own dependencies are pinned too.
+	if ! cmp -s "$root/scripts/testenv/fauxqs/package-lock.json" "$cache/package-lock.json" ||
+		! grep -q "\"version\": \"$version\"" "$cache/node_modules/fauxqs/package.json" 2>/dev/null; then
 		mkdir -p "$cache"
-		npm install --prefix "$cache" --no-audit --no-fund --loglevel=error "fauxqs@$version" >>"$log" 2>&1
+		cp "$root/scripts/testenv/fauxqs/package.json" "$root/scripts/testenv/fauxqs/package-lock.json" "$cache/"
+		npm ci --prefix "$cache" --no-audit --no-fund --loglevel=error >>"$log" 2>&1
 	fi
 	patch_fauxqs "$cache/node_modules/fauxqs/dist/sqs/sqsTypes.js" >>"$log" 2>&1 || {
 		echo "sqs.sh: could not patch fauxqs; see $log" >&2
