@@ -25,3 +25,38 @@ fmt:
 
 clean:
 	rm -rf $(DIST) .wacrm
+
+# Lambda packages. ARCH=arm64 (the deployed one) writes dist/<name>/bootstrap and
+# dist/<name>.zip; any other ARCH writes under dist/linux-<ARCH>/.
+ARCH ?= arm64
+BUILD_DIR = $(if $(filter arm64,$(ARCH)),$(DIST),$(DIST)/linux-$(ARCH))
+HARNESS_FLAGS ?=
+
+build: ## bootstrap + zip for every function and the hello baseline; make build [ARCH=amd64]
+	$(GO) run ./scripts/lambdaharness/cmd/lambdabuild -arch $(ARCH) -out $(BUILD_DIR) ./scripts/hello $(addprefix ./functions/,$(FUNCTIONS))
+
+.PHONY: harness
+harness: ## every function's host build on its sample events through the Runtime API harness, next to hello
+	$(GO) run ./scripts/lambdaharness/cmd/lambdaharness $(addprefix -fn ,$(FUNCTIONS)) $(HARNESS_FLAGS)
+
+# The CDK app (infra/, its own Go module). The CLI is pinned in
+# infra/package.json; pass context with CDK_ARGS, e.g.
+#   make deploy CDK_ARGS="-c prod=true -c alarmEmail=ops@example.com"
+CDK_ARGS ?=
+CDK_ENV = cd infra && CDK_DISABLE_VERSION_CHECK=1
+CDK_CLI = npx --no-install cdk
+
+.PHONY: synth deploy test-infra
+
+infra/node_modules/.package-lock.json: infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund
+
+# Offline: no AWS account or credentials needed (and no instance-metadata probe).
+synth: build infra/node_modules/.package-lock.json ## CloudFormation template + cdk-nag, offline: infra/cdk.out/
+	$(CDK_ENV) AWS_EC2_METADATA_DISABLED=true $(CDK_CLI) synth --quiet -c distDir=$(CURDIR)/$(DIST) $(CDK_ARGS)
+
+deploy: build infra/node_modules/.package-lock.json ## cdk deploy to the account of the current AWS credentials
+	$(CDK_ENV) $(CDK_CLI) deploy --outputs-file cdk.out/outputs.json -c distDir=$(CURDIR)/$(DIST) $(CDK_ARGS)
+
+test-infra: ## CDK assertion tests and cdk-nag checks of the stack (needs node)
+	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...

@@ -12,10 +12,12 @@ import (
 	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/storage"
 	"github.com/wacrm/wacrm/shared/table"
+	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
 // Adapters are the outside world, AWS or embedded.
@@ -25,16 +27,24 @@ type Adapters struct {
 	Inbound  queue.Sender  // raw webhook bodies
 	Outbound queue.Sender  // replies to send
 	Secrets  secrets.Store // WhatsApp access tokens
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Graph is the WhatsApp Cloud API: graph.facebook.com on AWS, the
+	// simulator locally.
+	Graph *whatsapp.GraphClient
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // App holds the services built on the adapters.
 type App struct {
-	Store   *storage.Store
-	Intake  *inbox.Intake
-	inbound *queue.ClaimCheck
-	a       Adapters
+	Store  *storage.Store
+	Intake *inbox.Intake
+	// Replies stores replies and enqueues them; Dispatcher sends them.
+	Replies    *outbox.Replies
+	Dispatcher *outbox.Dispatcher
+	// Integrations manages WhatsApp profiles and their access tokens.
+	Integrations *integration.Service
+	inbound      *queue.ClaimCheck
+	a            Adapters
 }
 
 // New builds the services.
@@ -46,6 +56,10 @@ func New(a Adapters) *App {
 		a.Now = time.Now
 	}
 	store := storage.New(a.Table).WithClock(a.Now)
+	var graph outbox.Graph // stays nil, not a nil pointer, without a client
+	if a.Graph != nil {
+		graph = a.Graph
+	}
 	return &App{
 		Store: store,
 		Intake: &inbox.Intake{
@@ -54,8 +68,14 @@ func New(a Adapters) *App {
 			Log:    a.Log,
 			Now:    a.Now,
 		},
-		inbound: &queue.ClaimCheck{Sender: a.Inbound, Blobs: a.Blobs, Logger: a.Log},
-		a:       a,
+		inbound:      &queue.ClaimCheck{Sender: a.Inbound, Blobs: a.Blobs, Logger: a.Log},
+		Integrations: &integration.Service{Store: store, Users: store, Secrets: a.Secrets, Now: a.Now},
+		Replies:      &outbox.Replies{Store: store, Canned: store, Queue: a.Outbound, Log: a.Log, Now: a.Now},
+		Dispatcher: &outbox.Dispatcher{
+			Store: store, Graph: graph, Secrets: a.Secrets, Queue: a.Outbound,
+			Log: a.Log, Now: a.Now,
+		},
+		a: a,
 	}
 }
 
@@ -91,10 +111,19 @@ func (app *App) InboundHandler() queue.BatchHandler {
 	})
 }
 
+// OutboundHandler consumes the outbound queue: each message is an
+// outbox.Job, sent through the Graph API. Throttled jobs come back on the
+// queue with a delay; failures the queue should retry are reported failed.
+func (app *App) OutboundHandler() queue.BatchHandler {
+	return app.Dispatcher.HandleBatch
+}
+
 // API is the CRM API handler.
 func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 	return &httpapi.API{
 		Auth: authn, Users: app.Store, Conversations: app.Store, Views: app.Store,
+		Replies: app.Replies, Canned: app.Store, Records: app.Store,
+		RecordWriter: app.Store, Directory: app.Store, Integrations: app.Integrations,
 		Log: app.a.Log, Now: app.a.Now,
 	}
 }

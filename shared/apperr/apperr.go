@@ -24,6 +24,20 @@ const (
 	WindowClosed Code = "window_closed"
 	// Inactive: the WhatsApp integration is deactivated.
 	Inactive Code = "integration_inactive"
+	// NotStarted: the customer never wrote in this conversation, so only
+	// the business could start it, and only with a template.
+	NotStarted Code = "conversation_not_started"
+	// MergeFieldsMissing: every merge field of a reply is empty for the
+	// record, so the customer would get a skeleton of a message.
+	MergeFieldsMissing Code = "merge_fields_missing"
+	// AttachmentsUnavailable: attachments cannot be sent (yet).
+	AttachmentsUnavailable Code = "attachments_unavailable"
+	// ModuleImmutable: an edit tried to move a canned response to another
+	// module; its merge fields belong to the module it was made for.
+	ModuleImmutable Code = "module_immutable"
+	// ConfirmationRequired: the action needs the user's explicit
+	// confirmation (such as deactivating a WhatsApp number); ask and resend.
+	ConfirmationRequired Code = "confirmation_required"
 )
 
 // Error is an application error.

@@ -43,17 +43,23 @@ func Fields(text string) []Field {
 func Render(text string, rec *records.Record) (rendered string, missing []string) {
 	rendered = mergeField.ReplaceAllStringFunc(text, func(token string) string {
 		m := mergeField.FindStringSubmatch(token)
-		mod, err := records.ParseModule(m[1])
-		value := ""
-		if err == nil && rec != nil && mod == rec.Module {
-			value = FieldValue(rec, strings.TrimSpace(m[2]))
-		}
+		value := valueFor(m[1], m[2], rec)
 		if value == "" {
 			missing = appendOnce(missing, token)
 		}
 		return value
 	})
 	return rendered, missing
+}
+
+// valueFor is the value of the merge field module.name for rec: "" unless
+// the field belongs to rec's module.
+func valueFor(module, name string, rec *records.Record) string {
+	mod, err := records.ParseModule(module)
+	if err != nil || rec == nil || mod != rec.Module {
+		return ""
+	}
+	return FieldValue(rec, strings.TrimSpace(name))
 }
 
 // FieldValue returns a record's field by its CRM display name, matched

@@ -47,6 +47,12 @@ type API struct {
 	Users         UserRecorder
 	Conversations ConversationReader
 	Views         ViewStore
+	Replies       Replier
+	Canned        CannedStore
+	Records       RecordReader
+	RecordWriter  RecordWriter
+	Directory     UserDirectory
+	Integrations  IntegrationService
 	Log           *slog.Logger
 	Now           func() time.Time
 
@@ -62,11 +68,27 @@ func (a *API) Handler() http.Handler {
 	handle("GET /v1/conversations", a.listConversations)
 	handle("GET /v1/conversations/{id}", a.getConversation)
 	handle("GET /v1/conversations/{id}/messages", a.listMessages)
+	handle("POST /v1/conversations/{id}/messages", a.reply)
 	handle("GET /v1/conversations/{id}/attachments", a.listAttachments)
+	handle("POST /v1/conversations/{id}/preview", a.preview)
+	handle("GET /v1/canned-responses", a.listCanned)
+	handle("POST /v1/canned-responses", a.createCanned)
+	handle("GET /v1/canned-responses/{id}", a.getCanned)
+	handle("PATCH /v1/canned-responses/{id}", a.updateCanned)
+	handle("DELETE /v1/canned-responses/{id}", a.deleteCanned)
 	handle("GET /v1/views", a.listViews)
 	handle("POST /v1/views", a.createView)
 	handle("GET /v1/views/{id}", a.getView)
 	handle("DELETE /v1/views/{id}", a.deleteView)
+	handle("GET /v1/integrations", a.listIntegrations)
+	handle("POST /v1/integrations", a.createIntegration)
+	handle("GET /v1/integrations/{id}", a.getIntegration)
+	handle("PATCH /v1/integrations/{id}", a.updateIntegration)
+	handle("DELETE /v1/integrations/{id}", a.deactivateIntegration)
+	handle("POST /v1/integrations/{id}/activate", a.activateIntegration)
+	handle("GET /v1/records/{module}/{id}", a.getRecord)
+	handle("PATCH /v1/records/{module}/{id}", a.updateRecord)
+	handle("GET /v1/users", a.listUsers)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.Log, apperr.E(apperr.NotFound, "No route %s %s.", r.Method, r.URL.Path))
 	})

@@ -16,7 +16,7 @@ import (
 // statusOf maps an application error code to an HTTP status.
 func statusOf(code apperr.Code) int {
 	switch code {
-	case apperr.Invalid:
+	case apperr.Invalid, apperr.AttachmentsUnavailable:
 		return http.StatusBadRequest
 	case apperr.Unauthenticated:
 		return http.StatusUnauthorized
@@ -24,11 +24,15 @@ func statusOf(code apperr.Code) int {
 		return http.StatusForbidden
 	case apperr.NotFound:
 		return http.StatusNotFound
-	case apperr.Conflict:
+	case apperr.Conflict, apperr.ConfirmationRequired:
+		return http.StatusConflict
+	case apperr.ModuleImmutable:
+		// 409, not 400: the same body is accepted by a response of the named
+		// module; it is the target's current state that refuses it.
 		return http.StatusConflict
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case apperr.WindowClosed, apperr.Inactive:
+	case apperr.WindowClosed, apperr.Inactive, apperr.NotStarted, apperr.MergeFieldsMissing:
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError

@@ -26,7 +26,9 @@ import (
 	"github.com/wacrm/wacrm/shared/local/fileblob"
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
+	"github.com/wacrm/wacrm/shared/metasim"
 	"github.com/wacrm/wacrm/shared/secrets"
+	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
 // Config is the local stack's config file (scripts/localstack/demo.json).
@@ -38,6 +40,10 @@ type Config struct {
 	Org         string      `json:"org"`
 	Users       []User      `json:"users"`
 	Integration Integration `json:"integration"`
+
+	// Now is the stack's clock (tests move it past the 24-hour window);
+	// time.Now when nil.
+	Now func() time.Time `json:"-"`
 }
 
 // User is a seeded CRM user; the first admin and first non-admin get tokens.
@@ -75,6 +81,9 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
+// graphVersion is the Graph API version the simulator is served under.
+const graphVersion = "v23.0"
+
 // Info is what a client needs, printed and written to <dataDir>/stack.json.
 type Info struct {
 	WebhookURL    string            `json:"webhookURL"`
@@ -93,6 +102,9 @@ type Stack struct {
 	Info   Info
 	App    *app.App
 	Issuer *auth.HMACIssuer
+	// Sim is Meta's stand-in: the Graph API the send path calls (under
+	// /graph/) and the customer's side (under /_sim/).
+	Sim *metasim.Sim
 
 	ln      net.Listener
 	srv     *http.Server
@@ -151,19 +163,53 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 		return nil, err
 	}
 	st.closers = append(st.closers, inbound.Close)
+	outboundDLQ, err := memqueue.Open("outbound-dlq", memqueue.Options{Path: queues + ".outbound-dlq", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, outboundDLQ.Close)
+	// The visibility timeout outlasts a Graph call (outbox.DefaultSendTimeout)
+	// and the send attempt's lease, so a redelivery finds the attempt
+	// either recorded or in doubt, never still running.
+	outbound, err := memqueue.Open("outbound", memqueue.Options{
+		Path: queues + ".outbound", DeadLetter: outboundDLQ, VisibilityTimeout: time.Minute,
+		BatchSize: 10, Concurrency: 2, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, outbound.Close)
+
+	// Meta's stand-in knows the seeded number and its token, and posts
+	// status webhooks back to this stack, signed with its app secret.
+	simNumbers := []metasim.Number(nil)
+	if in := cfg.Integration; in.PhoneNumberID != "" {
+		simNumbers = append(simNumbers, metasim.Number{PhoneNumberID: in.PhoneNumberID, DisplayPhoneNumber: metasim.NormalizePhone(in.DisplayPhone),
+			WABAID: in.WABAID, AccessTokens: []string{in.AccessToken}})
+	}
+	st.Sim = metasim.New(metasim.Config{
+		WebhookURL: base + "/webhook", AppSecret: cfg.AppSecret, VerifyToken: cfg.VerifyToken,
+		Numbers: simNumbers, PublicURL: base, Now: cfg.Now, Logger: log,
+	})
+	st.closers = append(st.closers, func() error { st.Sim.Close(); return nil })
+	graphURL := base + "/graph/" + graphVersion
 
 	vault, err := filesecrets.New(filepath.Join(cfg.DataDir, "secrets"))
 	if err != nil {
 		return nil, err
 	}
-	st.App = app.New(app.Adapters{Table: tbl, Blobs: blobs, Inbound: inbound, Secrets: vault, Log: log})
+	st.App = app.New(app.Adapters{
+		Table: tbl, Blobs: blobs, Inbound: inbound, Outbound: outbound, Secrets: vault,
+		Graph: &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
+		Log:   log, Now: cfg.Now,
+	})
 	st.Issuer = &auth.HMACIssuer{Issuer: base, Audience: "wacrm-local", Key: key}
 
 	if err := seed(ctx, st.App, vault, cfg); err != nil {
 		return nil, err
 	}
 	st.Info = Info{
-		WebhookURL: base + "/webhook", APIURL: base + "/v1", SimulatorURL: base + "/_sim", GraphURL: base + "/graph",
+		WebhookURL: base + "/webhook", APIURL: base + "/v1", SimulatorURL: base + "/_sim", GraphURL: graphURL,
 		VerifyToken: cfg.VerifyToken, AppSecret: cfg.AppSecret, PhoneNumberID: cfg.Integration.PhoneNumberID,
 		Org: cfg.Org, Tokens: map[string]string{},
 	}
@@ -187,10 +233,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	mux.Handle("/webhook", st.App.Webhook([]byte(cfg.AppSecret), cfg.VerifyToken))
 	mux.Handle("/v1/", st.App.API(st.Issuer).Handler())
 	mux.Handle("/blobs/", blobs.Handler())
+	sim := st.Sim.Handler()
+	mux.Handle("/graph/", http.StripPrefix("/graph", sim))
+	mux.Handle("/_sim/", sim)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /debug/queues", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"inbound": inbound.Stats(), "inboundDLQ": inboundDLQ.Stats()})
+		_ = json.NewEncoder(w).Encode(map[string]any{"inbound": inbound.Stats(), "inboundDLQ": inboundDLQ.Stats(),
+			"outbound": outbound.Stats(), "outboundDLQ": outboundDLQ.Stats()})
 	})
 
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -198,6 +248,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	go func() {
 		if err := inbound.Start(runCtx, st.App.InboundHandler()); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("inbound consumer stopped", "err", err)
+		}
+	}()
+	go func() {
+		if err := outbound.Start(runCtx, st.App.OutboundHandler()); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("outbound consumer stopped", "err", err)
 		}
 	}()
 	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,5 +269,47 @@ func TestCannedCursors(t *testing.T) {
 		wantCode(t, "garbage cursor", err, apperr.Invalid)
 		_, _, err = s.CannedResponses(ctx, "acme", canned.Filter{Module: "Deals"})
 		wantCode(t, "unknown module", err, apperr.Invalid)
+	})
+}
+
+// Concurrent renames must leave exactly the last name's search entries: a
+// stale entry would list the response under a word it no longer has.
+func TestCannedConcurrentRenames(t *testing.T) {
+	storagetest.ForEachTable(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		r := newCanned(t, s, "acme", records.Leads, "start", "Hello")
+		renames := []string{"alpha", "bravo charlie", "delta echo foxtrot golf", "hotel india", "juliet kilo lima mike november oscar"}
+		var wg sync.WaitGroup
+		errs := make(chan error, len(renames))
+		for _, name := range renames {
+			wg.Go(func() {
+				_, err := s.UpdateCannedResponse(ctx, "acme", r.ID, func(c *canned.Response) error {
+					return c.Apply(canned.Patch{Name: &name}, "u1", cannedNow)
+				})
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		final, err := s.CannedResponse(ctx, "acme", r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range append(renames, "start") {
+			for _, word := range strings.Fields(name) {
+				want := []string(nil)
+				if slices.Contains(strings.Fields(final.Name), word) {
+					want = []string{final.Name}
+				}
+				if got := names(t, s, "acme", canned.Filter{Search: word}); !slices.Equal(got, want) {
+					t.Errorf("final name %q: search %q = %q, want %q", final.Name, word, got, want)
+				}
+			}
+		}
 	})
 }

@@ -1,0 +1,37 @@
+// Command send consumes the outbound queue: each job is a stored reply,
+// sent through the WhatsApp Cloud API, its wamid or failure recorded.
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/wacrm/wacrm/shared/app"
+	"github.com/wacrm/wacrm/shared/aws/awsapp"
+	"github.com/wacrm/wacrm/shared/aws/lambdasqs"
+	"github.com/wacrm/wacrm/shared/aws/secretsmanager"
+	"github.com/wacrm/wacrm/shared/whatsapp"
+)
+
+func main() {
+	ctx := context.Background()
+	log := awsapp.Logger()
+	env, err := awsapp.Require(awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix)
+	if err != nil {
+		awsapp.Fatal(log, err)
+	}
+	env.Optional(awsapp.EnvBucket, "")
+	graphURL := env.Optional(awsapp.EnvGraphBaseURL, awsapp.DefaultGraphURL)
+	clients, err := awsapp.NewClients(ctx)
+	if err != nil {
+		awsapp.Fatal(log, err)
+	}
+	adapters := clients.Adapters(env, log)
+	adapters.Secrets = secretsmanager.New(clients.Secrets, env[awsapp.EnvTokenPrefix])
+	adapters.Graph = &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	a := app.New(adapters)
+	lambda.Start(lambdasqs.Handler(a.OutboundHandler()))
+}

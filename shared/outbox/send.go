@@ -1,0 +1,471 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+
+	"github.com/wacrm/wacrm/shared/apperr"
+	"github.com/wacrm/wacrm/shared/ids"
+	"github.com/wacrm/wacrm/shared/inbox"
+	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/queue"
+	"github.com/wacrm/wacrm/shared/secrets"
+	"github.com/wacrm/wacrm/shared/whatsapp"
+)
+
+// SendStore is what sending needs from storage. Messages are addressed by
+// org, conversation, timestamp and id, as a Job carries them.
+type SendStore interface {
+	// Message returns one message; apperr.NotFound when absent.
+	Message(ctx context.Context, org, conversationID string, ts time.Time, id string) (*inbox.Message, error)
+	// Conversation returns one conversation; apperr.NotFound when absent.
+	Conversation(ctx context.Context, org, id string) (*inbox.Conversation, error)
+	// Integration returns one integration; apperr.NotFound when absent.
+	Integration(ctx context.Context, org, id string) (*integration.Integration, error)
+	// UpdateSendAttempt changes the send attempt recorded on an outbound
+	// message, atomically: fn sees the message and the current attempt
+	// (nil if none) and returns the attempt to keep (nil clears it), or an
+	// error to change nothing, which UpdateSendAttempt returns.
+	UpdateSendAttempt(ctx context.Context, org, conversationID string, ts time.Time, id string, fn func(m *inbox.Message, cur *Attempt) (*Attempt, error)) error
+	// RecordSent records that WhatsApp accepted the message as wamid, clears
+	// the attempt and applies statuses that arrived before it.
+	RecordSent(ctx context.Context, org, conversationID string, ts time.Time, id, wamid string, sentAt time.Time) error
+	// FailOutbound marks a message WhatsApp did not take as failed and
+	// clears the attempt; a message with a wamid is left as it is.
+	FailOutbound(ctx context.Context, org, conversationID string, ts time.Time, id string, at time.Time, reason inbox.MessageError) error
+}
+
+// Graph sends messages through the WhatsApp Cloud API; errors Meta answered
+// are *whatsapp.GraphError. whatsapp.GraphClient implements it.
+type Graph interface {
+	SendMessage(ctx context.Context, phoneNumberID, accessToken string, m whatsapp.OutboundMessage) (wamid string, err error)
+}
+
+// Defaults of a Dispatcher.
+const (
+	// DefaultMaxAttempts is how many times a message throttled by WhatsApp
+	// is tried before it is failed.
+	DefaultMaxAttempts = 8
+	// DefaultBackoffBase is the delay after the first throttled attempt;
+	// it doubles with each attempt, capped at MaxBackoff.
+	DefaultBackoffBase = 2 * time.Second
+	// MaxBackoff is the longest delay a queue takes (SQS: 15 minutes).
+	MaxBackoff = 15 * time.Minute
+	// DefaultSendTimeout bounds one Graph call.
+	DefaultSendTimeout = 20 * time.Second
+	// DefaultLease is how long an attempt is taken to be alive. It must
+	// exceed SendTimeout plus recording time, so a duplicate job waits
+	// for a slow sender instead of judging it crashed.
+	DefaultLease = time.Minute
+)
+
+// Dispatcher consumes the outbound queue: it sends each job's message
+// through the Graph API and records the wamid or why it failed.
+//
+// Where a per-number throughput limiter would go (Meta allows 80 messages/s
+// per number by default): in send, just before Graph.SendMessage, keyed by
+// the phone number id. With many Lambda instances it would be a shared
+// token bucket (a DynamoDB counter per number and second); meanwhile
+// WhatsApp's 130429 answers are retried with backoff.
+type Dispatcher struct {
+	Store   SendStore
+	Graph   Graph
+	Secrets secrets.Store
+	// Queue is the outbound queue itself: throttled jobs go back on it
+	// with a delay.
+	Queue queue.Sender
+	Log   *slog.Logger
+	Now   func() time.Time
+
+	MaxAttempts int           // default DefaultMaxAttempts
+	BackoffBase time.Duration // default DefaultBackoffBase
+	SendTimeout time.Duration // default DefaultSendTimeout
+	Lease       time.Duration // default DefaultLease
+
+	Counts SendCounts
+}
+
+// SendCounts are running totals, for logs and tests.
+type SendCounts struct {
+	GraphCalls, Sent, Failed, Throttled, Skipped, InDoubt atomic.Int64
+}
+
+// Reasons a message failed, as the CRM user reads them.
+const (
+	ReasonWindowClosed   = "The 24-hour window closed before the message was sent."
+	ReasonRateLimited    = "WhatsApp kept rate-limiting this number, so the message was not sent; try again in a few minutes."
+	ReasonUnavailable    = "WhatsApp could not be reached, so the message was not sent; try again later."
+	ReasonInDoubt        = "Sending was interrupted before WhatsApp confirmed it, so it was not retried (to avoid a duplicate); it may or may not have arrived. Check with the customer before sending it again."
+	ReasonInactive       = "The WhatsApp number was deactivated before the message was sent."
+	ReasonNoToken        = "The access token of this WhatsApp number is missing; an admin must reconnect the number."
+	ReasonBadToken       = "WhatsApp refused the access token of this number (expired or revoked); an admin must reconnect the number."
+	ReasonUndeliverable  = "WhatsApp could not deliver to this customer: the number may not be on WhatsApp, or the customer may have blocked the business."
+	ReasonNoRecipient    = "The conversation has no WhatsApp id to send to."
+	reasonRefusedPattern = "WhatsApp refused the message: %s"
+)
+
+// HandleBatch is a queue.BatchHandler. Jobs are independent: a failed one
+// is redelivered by the queue, the others are acknowledged.
+func (d *Dispatcher) HandleBatch(ctx context.Context, batch []queue.Message) (failed []string) {
+	for _, qm := range batch {
+		if err := d.handle(ctx, qm); err != nil {
+			d.log().WarnContext(ctx, "outbound job failed; the queue will redeliver it", "messageId", qm.ID, "receiveCount", qm.ReceiveCount, "err", err)
+			failed = append(failed, qm.ID)
+		}
+	}
+	return failed
+}
+
+// handle sends one job. It returns an error only when the queue should
+// deliver the job again.
+func (d *Dispatcher) handle(ctx context.Context, qm queue.Message) error {
+	if d.Graph == nil {
+		return errors.New("no Graph API client configured")
+	}
+	job, err := DecodeJob(qm.Body)
+	if err != nil {
+		d.log().ErrorContext(ctx, "outbound job dropped", "messageId", qm.ID, "err", err, "metric", "unprocessable_job")
+		return nil
+	}
+	log := d.log().With("org", job.Org, "conversation", job.ConversationID, "message", job.MessageID, "attempt", job.Attempt)
+
+	msg, err := d.Store.Message(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID)
+	if apperr.Is(err, apperr.NotFound) {
+		log.ErrorContext(ctx, "outbound job for a missing message dropped", "metric", "missing_message")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if done(msg) {
+		d.Counts.Skipped.Add(1)
+		return nil
+	}
+	conv, err := d.Store.Conversation(ctx, job.Org, job.ConversationID)
+	if err != nil {
+		return err
+	}
+	integ, err := d.Store.Integration(ctx, job.Org, conv.IntegrationID)
+	if apperr.Is(err, apperr.NotFound) || (err == nil && !integ.Active) {
+		return d.fail(ctx, log, job, inbox.MessageError{Title: "Number deactivated", Message: ReasonInactive})
+	}
+	if err != nil {
+		return err
+	}
+	token, err := d.Secrets.Get(ctx, integ.TokenRef)
+	if errors.Is(err, secrets.ErrNotFound) {
+		return d.fail(ctx, log, job, inbox.MessageError{Title: "Access token missing", Message: ReasonNoToken})
+	}
+	if err != nil {
+		return fmt.Errorf("get access token of %s: %w", integ.ID, err)
+	}
+	out := whatsapp.OutboundMessage{
+		To: conv.Customer.WaID, Type: whatsapp.TypeText, Text: &whatsapp.OutText{Body: msg.Text},
+		// Echoed in status webhooks: lets a status name our message even
+		// when its wamid was never recorded.
+		BizOpaqueCallbackData: msg.ID,
+	}
+	if out.To == "" {
+		out.ToUserID = conv.Customer.UserID
+	}
+	if err := out.Validate(); err != nil {
+		reason := ReasonNoRecipient
+		if out.To != "" || out.ToUserID != "" {
+			reason = fmt.Sprintf(reasonRefusedPattern, err)
+		}
+		return d.fail(ctx, log, job, inbox.MessageError{Title: "Not sendable", Message: reason})
+	}
+
+	attempt, err := d.claim(ctx, job)
+	var busy *busyError
+	switch {
+	case errors.Is(err, errDone):
+		d.Counts.Skipped.Add(1)
+		return nil
+	case errors.As(err, &busy):
+		// Another delivery of this job is sending right now. Look again
+		// once its lease is over: by then it recorded the outcome, or it
+		// died and the attempt is in doubt.
+		return d.requeue(ctx, job, job.Attempt, busy.until.Sub(d.now())+time.Second)
+	case errors.Is(err, errInDoubt):
+		d.Counts.InDoubt.Add(1)
+		log.WarnContext(ctx, "earlier send attempt in doubt; failing the message instead of risking a duplicate", "metric", "send_in_doubt")
+		return d.fail(ctx, log, job, inbox.MessageError{Title: "Not confirmed", Message: ReasonInDoubt})
+	case err != nil:
+		return err
+	}
+
+	wamid, wrote, sendErr := d.send(ctx, integ.PhoneNumberID, token, out)
+	if sendErr == nil {
+		return d.recordSent(ctx, log, job, wamid)
+	}
+	return d.handleSendError(ctx, log, job, qm, attempt, sendErr, wrote)
+}
+
+func (d *Dispatcher) handleSendError(ctx context.Context, log *slog.Logger, job Job, qm queue.Message, attempt *Attempt, sendErr error, wrote bool) error {
+	ge, isGraph := whatsapp.AsGraphError(sendErr)
+	switch {
+	case !isGraph && wrote:
+		// The request reached WhatsApp but no answer came back: it may
+		// have been sent. At most once: fail it rather than risk a
+		// duplicate the customer would see.
+		d.Counts.InDoubt.Add(1)
+		log.WarnContext(ctx, "send in doubt: request written, no answer", "err", sendErr, "metric", "send_in_doubt")
+		return d.fail(ctx, log, job, inbox.MessageError{Title: "Not confirmed", Message: ReasonInDoubt, Details: sendErr.Error()})
+	case !isGraph:
+		// Nothing reached WhatsApp (no connection): safe to try again.
+		return d.transient(ctx, log, job, qm, attempt, sendErr)
+	case ge.Code == whatsapp.ErrCodeWindowClosed:
+		return d.fail(ctx, log, job, graphReason(ge, "Window closed", ReasonWindowClosed))
+	case throttled(ge):
+		d.Counts.Throttled.Add(1)
+		if job.Attempt >= d.maxAttempts() {
+			return d.fail(ctx, log, job, graphReason(ge, "Rate limited", ReasonRateLimited))
+		}
+		if err := d.release(ctx, job, attempt); err != nil {
+			return err
+		}
+		delay := Backoff(job.Attempt, d.backoffBase())
+		log.InfoContext(ctx, "throttled by WhatsApp; trying later", "code", ge.Code, "delay", delay)
+		return d.requeue(ctx, job, job.Attempt+1, delay)
+	case ge.Retryable():
+		return d.transient(ctx, log, job, qm, attempt, sendErr)
+	case ge.Code == whatsapp.ErrCodeAccessToken || ge.Status == 401:
+		return d.fail(ctx, log, job, graphReason(ge, "Access token refused", ReasonBadToken))
+	case ge.Code == whatsapp.ErrCodeUndeliverable:
+		return d.fail(ctx, log, job, graphReason(ge, "Undeliverable", ReasonUndeliverable))
+	default:
+		return d.fail(ctx, log, job, graphReason(ge, "Refused by WhatsApp", fmt.Sprintf(reasonRefusedPattern, plainGraphMessage(ge))))
+	}
+}
+
+// transient handles a failure that WhatsApp did not act on and that may
+// pass (no connection, 5xx): the queue delivers the job again after its
+// visibility timeout. On the last delivery before the dead-letter queue the
+// message is failed instead, so the user does not see it queued for ever.
+func (d *Dispatcher) transient(ctx context.Context, log *slog.Logger, job Job, qm queue.Message, attempt *Attempt, cause error) error {
+	if qm.ReceiveCount >= queue.MaxReceiveCount {
+		return d.fail(ctx, log, job, inbox.MessageError{Title: "WhatsApp unavailable", Message: ReasonUnavailable, Details: cause.Error()})
+	}
+	if err := d.release(ctx, job, attempt); err != nil {
+		return errors.Join(cause, err)
+	}
+	return fmt.Errorf("send: %w", cause)
+}
+
+// send calls the Graph API and reports whether the request was written in
+// full: a request that was not cannot have been acted on.
+func (d *Dispatcher) send(ctx context.Context, phoneNumberID, token string, m whatsapp.OutboundMessage) (wamid string, wrote bool, err error) {
+	var written atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				written.Store(true)
+			}
+		},
+	})
+	ctx, cancel := context.WithTimeout(ctx, d.sendTimeout())
+	defer cancel()
+	d.Counts.GraphCalls.Add(1)
+	wamid, err = d.Graph.SendMessage(ctx, phoneNumberID, token, m)
+	return wamid, written.Load(), err
+}
+
+var (
+	errDone    = errors.New("message already sent or failed")
+	errInDoubt = errors.New("earlier send attempt in doubt")
+	errNotMine = errors.New("send attempt taken over")
+)
+
+type busyError struct{ until time.Time }
+
+func (e *busyError) Error() string {
+	return "another send attempt is under way until " + e.until.String()
+}
+
+// claim records a new attempt on the message before WhatsApp is called.
+//
+// The crash between WhatsApp accepting a message and RecordSent: WhatsApp
+// has no idempotency key for sends, so a redelivered job cannot ask whether
+// the first call went through. An attempt left on the message marks that
+// doubt. A fresh one (younger than the lease) belongs to a sender that may
+// still be working: the job comes back later. A stale one is in doubt and
+// the message is failed with a plain reason rather than sent again: a
+// duplicate message cannot be taken back, while a failed one is visible and
+// one click to resend. Statuses of the first send, if it went out, still
+// arrive and carry the message id as biz_opaque_callback_data.
+func (d *Dispatcher) claim(ctx context.Context, job Job) (*Attempt, error) {
+	now := d.now()
+	mine := &Attempt{ID: ids.New("try"), StartedAt: now}
+	err := d.Store.UpdateSendAttempt(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID, func(m *inbox.Message, cur *Attempt) (*Attempt, error) {
+		switch {
+		case done(m):
+			return nil, errDone
+		case cur != nil && now.Sub(cur.StartedAt) < d.lease():
+			return nil, &busyError{until: cur.StartedAt.Add(d.lease())}
+		case cur != nil:
+			return nil, errInDoubt
+		}
+		return mine, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mine, nil
+}
+
+// release clears our attempt after WhatsApp definitely did not take the
+// message, so the next try is not taken for one in doubt.
+func (d *Dispatcher) release(ctx context.Context, job Job, mine *Attempt) error {
+	err := d.Store.UpdateSendAttempt(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID, func(_ *inbox.Message, cur *Attempt) (*Attempt, error) {
+		if cur == nil || cur.ID != mine.ID {
+			return nil, errNotMine
+		}
+		return nil, nil
+	})
+	if errors.Is(err, errNotMine) {
+		return nil // someone else judged it meanwhile; their decision stands
+	}
+	if err != nil {
+		return fmt.Errorf("release send attempt: %w", err)
+	}
+	return nil
+}
+
+// recordSent stores the wamid. It tries hard: if it cannot, the attempt
+// stays on the message and a redelivery fails it as in doubt, although it
+// was sent; the wamid is logged for reconciliation.
+func (d *Dispatcher) recordSent(ctx context.Context, log *slog.Logger, job Job, wamid string) error {
+	var err error
+	for i := range 3 {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(i) * 200 * time.Millisecond):
+			}
+		}
+		if err = d.Store.RecordSent(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID, wamid, d.now()); err == nil {
+			d.Counts.Sent.Add(1)
+			log.InfoContext(ctx, "reply sent", "wamid", wamid)
+			return nil
+		}
+	}
+	log.ErrorContext(ctx, "reply sent but its wamid could not be recorded", "wamid", wamid, "err", err, "metric", "unrecorded_wamid")
+	return fmt.Errorf("record wamid %s: %w", wamid, err)
+}
+
+func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, job Job, reason inbox.MessageError) error {
+	if err := d.Store.FailOutbound(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID, d.now(), reason); err != nil {
+		return fmt.Errorf("record failure: %w", err)
+	}
+	d.Counts.Failed.Add(1)
+	log.InfoContext(ctx, "reply failed", "code", reason.Code, "reason", reason.Message)
+	return nil
+}
+
+func (d *Dispatcher) requeue(ctx context.Context, job Job, attempt int, delay time.Duration) error {
+	job.Attempt = attempt
+	if err := d.Queue.Send(ctx, queue.Outgoing{Body: job.Encode(), Delay: min(max(delay, 0), MaxBackoff)}); err != nil {
+		return fmt.Errorf("requeue job: %w", err)
+	}
+	return nil
+}
+
+// Backoff is the delay before attempt+1 after attempt was throttled: base
+// doubled per attempt, capped at MaxBackoff, plus up to a quarter of
+// jitter so jobs throttled together do not come back together.
+func Backoff(attempt int, base time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < MaxBackoff; i++ {
+		d *= 2
+	}
+	d += rand.N(d/4 + 1)
+	return min(d, MaxBackoff)
+}
+
+// throttled reports Graph's rate-limit answers.
+func throttled(ge *whatsapp.GraphError) bool {
+	switch ge.Code {
+	case whatsapp.ErrCodeThroughput, whatsapp.ErrCodePairRateLimit, whatsapp.ErrCodeAppRateLimit, whatsapp.ErrCodeWABARateLimit:
+		return true
+	}
+	return ge.Status == 429 && ge.Code == 0
+}
+
+func done(m *inbox.Message) bool { return m.WAMID != "" || m.Status != inbox.StatusQueued }
+
+func graphReason(ge *whatsapp.GraphError, title, plain string) inbox.MessageError {
+	return inbox.MessageError{Code: ge.Code, Title: title, Message: plain, Details: ge.Error()}
+}
+
+// plainGraphMessage is Graph's own explanation without its "(#code)" prefix.
+func plainGraphMessage(ge *whatsapp.GraphError) string {
+	msg := ge.Message
+	if ge.Details != "" {
+		msg = ge.Details
+	}
+	if len(msg) > 2 && msg[0] == '(' && msg[1] == '#' {
+		for i := 2; i < len(msg); i++ {
+			if msg[i] == ')' {
+				msg = msg[i+1:]
+				break
+			}
+		}
+	}
+	for len(msg) > 0 && msg[0] == ' ' {
+		msg = msg[1:]
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("error %d", ge.Code)
+	}
+	return msg
+}
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (d *Dispatcher) log() *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.Default()
+}
+
+func (d *Dispatcher) maxAttempts() int {
+	if d.MaxAttempts > 0 {
+		return d.MaxAttempts
+	}
+	return DefaultMaxAttempts
+}
+
+func (d *Dispatcher) backoffBase() time.Duration {
+	if d.BackoffBase > 0 {
+		return d.BackoffBase
+	}
+	return DefaultBackoffBase
+}
+
+func (d *Dispatcher) sendTimeout() time.Duration {
+	if d.SendTimeout > 0 {
+		return d.SendTimeout
+	}
+	return DefaultSendTimeout
+}
+
+func (d *Dispatcher) lease() time.Duration {
+	if d.Lease > 0 {
+		return d.Lease
+	}
+	return DefaultLease
+}
