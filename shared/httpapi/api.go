@@ -89,6 +89,7 @@ func (a *API) Handler() http.Handler {
 	handle("GET /v1/records/{module}/{id}", a.getRecord)
 	handle("PATCH /v1/records/{module}/{id}", a.updateRecord)
 	handle("GET /v1/users", a.listUsers)
+	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // public: the API's shape, no org's data
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.Log, apperr.E(apperr.NotFound, "No route %s %s.", r.Method, r.URL.Path))
 	})

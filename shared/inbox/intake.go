@@ -179,6 +179,9 @@ func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integrati
 		if c.Customer.UserID == "" {
 			c.Customer.UserID = customer.UserID
 		}
+		// The record's owner wins: this heals a conversation that read the
+		// record just before an owner change.
+		c.OwnerID = rec.OwnerID
 		c.ApplyInbound(msg, wm.Type != "system")
 	})
 	if err != nil {

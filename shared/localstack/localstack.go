@@ -231,7 +231,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", st.App.Webhook([]byte(cfg.AppSecret), cfg.VerifyToken))
-	mux.Handle("/v1/", st.App.API(st.Issuer).Handler())
+	api := st.App.API(st.Issuer).Handler()
+	mux.Handle("/v1/", api)
+	mux.Handle("GET /openapi.json", api) // as on AWS, where the gateway routes it to the api function
 	mux.Handle("/blobs/", blobs.Handler())
 	sim := st.Sim.Handler()
 	mux.Handle("/graph/", http.StripPrefix("/graph", sim))

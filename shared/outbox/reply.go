@@ -228,6 +228,9 @@ func checkWindow(c *inbox.Conversation, now time.Time) error {
 func (s *Replies) render(ctx context.Context, org string, conv *inbox.Conversation, req ReplyRequest) (string, error) {
 	text, textModule := req.Text, records.Module("")
 	if req.CannedResponseID != "" {
+		if s.Canned == nil {
+			return "", errors.New("reply: no canned response store configured")
+		}
 		cr, err := s.Canned.CannedResponse(ctx, org, req.CannedResponseID)
 		if err != nil {
 			return "", err

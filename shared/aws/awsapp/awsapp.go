@@ -23,6 +23,7 @@ import (
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/aws/dynamo"
 	"github.com/wacrm/wacrm/shared/aws/s3blob"
+	"github.com/wacrm/wacrm/shared/aws/secretsmanager"
 	"github.com/wacrm/wacrm/shared/aws/sqs"
 )
 
@@ -105,6 +106,9 @@ func (c *Clients) Adapters(env Env, log *slog.Logger) app.Adapters {
 	}
 	if url := env[EnvOutboundQueue]; url != "" {
 		a.Outbound = sqs.NewSender(c.SQS, url)
+	}
+	if prefix := env[EnvTokenPrefix]; prefix != "" {
+		a.Secrets = secretsmanager.New(c.Secrets, prefix)
 	}
 	return a
 }
