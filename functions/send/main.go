@@ -12,7 +12,6 @@ import (
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/aws/awsapp"
 	"github.com/wacrm/wacrm/shared/aws/lambdasqs"
-	"github.com/wacrm/wacrm/shared/aws/secretsmanager"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
@@ -30,7 +29,6 @@ func main() {
 		awsapp.Fatal(log, err)
 	}
 	adapters := clients.Adapters(env, log)
-	adapters.Secrets = secretsmanager.New(clients.Secrets, env[awsapp.EnvTokenPrefix])
 	adapters.Graph = &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	a := app.New(adapters)
 	lambda.Start(lambdasqs.Handler(a.OutboundHandler()))

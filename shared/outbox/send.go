@@ -125,8 +125,8 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, batch []queue.Message) (fa
 // handle sends one job. It returns an error only when the queue should
 // deliver the job again.
 func (d *Dispatcher) handle(ctx context.Context, qm queue.Message) error {
-	if d.Graph == nil {
-		return errors.New("no Graph API client configured")
+	if d.Graph == nil || d.Secrets == nil {
+		return errors.New("send path misconfigured: no Graph API client or no secrets store")
 	}
 	job, err := DecodeJob(qm.Body)
 	if err != nil {

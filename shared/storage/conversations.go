@@ -110,7 +110,7 @@ func (s *Store) SaveInbound(ctx context.Context, newConv *inbox.Conversation, ms
 	mi := newMessageItem(msg)
 	claim := &wamidItem{Org: msg.Org, ConversationID: msg.ConversationID, MessageSK: mi.SK, Direction: inbox.Inbound}
 	wk := wamidKey(msg.WAMID)
-	claim.PK, claim.SK, claim.TTL, claim.Ver = wk.PK, wk.SK, ttlAt(s.now(), dedupTTL), 1
+	claim.PK, claim.SK, claim.TTL, claim.Ver = wk.PK, wk.SK, expiresIn(dedupTTL), 1
 
 	var conv conversationItem
 	duplicate := false
@@ -216,7 +216,7 @@ func (s *Store) keepPending(ctx context.Context, u inbox.StatusUpdate) error {
 			return nil, errRouted
 		}
 		it.Pending = append(it.Pending, u)
-		it.TTL = ttlAt(s.now(), pendingTTL)
+		it.TTL = expiresIn(pendingTTL)
 		return nil, nil
 	})
 	if errors.Is(err, errRouted) { // the send path recorded it meanwhile

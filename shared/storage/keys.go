@@ -132,4 +132,6 @@ const (
 	idempotencyTTL = 48 * time.Hour
 )
 
-func ttlAt(now time.Time, d time.Duration) int64 { return now.Add(d).Unix() }
+// expiresIn is a TTL d from now by the wall clock, never the store's clock:
+// both tables expire items by real time, so retention is physical time.
+func expiresIn(d time.Duration) int64 { return time.Now().Add(d).Unix() }

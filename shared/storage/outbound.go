@@ -39,7 +39,7 @@ func (s *Store) PutOutbound(ctx context.Context, msg *inbox.Message, idemKey str
 	if idemKey != "" {
 		idem := &idempotencyItem{MessageKey: table.Key{PK: mi.PK, SK: mi.SK}}
 		k := idempotencyKey(msg.Org, msg.SentBy, idemKey)
-		idem.PK, idem.SK, idem.TTL = k.PK, k.SK, ttlAt(s.now(), idempotencyTTL)
+		idem.PK, idem.SK, idem.TTL = k.PK, k.SK, expiresIn(idempotencyTTL)
 		extra = append(extra, table.Op{Put: idem, Cond: table.NotExists()})
 	}
 	var conv conversationItem
