@@ -209,7 +209,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 		return nil, err
 	}
 	st.Info = Info{
-		WebhookURL: base + "/webhook", APIURL: base + "/v1", SimulatorURL: base + "/_sim", GraphURL: graphURL,
+		WebhookURL: base + "/webhook", APIURL: base + "/v1", SimulatorURL: base, GraphURL: graphURL,
 		VerifyToken: cfg.VerifyToken, AppSecret: cfg.AppSecret, PhoneNumberID: cfg.Integration.PhoneNumberID,
 		Org: cfg.Org, Tokens: map[string]string{},
 	}

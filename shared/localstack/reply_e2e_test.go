@@ -106,7 +106,7 @@ func TestReplyEndToEnd(t *testing.T) {
 		ID     string `json:"id"`
 		Status int    `json:"status"`
 	}
-	if got := call(t, "POST", st.Info.SimulatorURL+"/send", "", map[string]any{
+	if got := call(t, "POST", st.Info.SimulatorURL+"/_sim/send", "", map[string]any{
 		"phoneNumberId": st.Info.PhoneNumberID, "from": customer, "name": "Ana Díaz", "text": "Hola, ¿tienen el modelo azul?",
 	}, &sent); got != http.StatusOK || sent.Status != http.StatusOK {
 		t.Fatalf("customer send: %d, webhook answered %d", got, sent.Status)
@@ -161,7 +161,7 @@ func TestReplyEndToEnd(t *testing.T) {
 		} `json:"messages"`
 	}
 	eventually(t, "the reply in the simulator's outbox", func() bool {
-		return call(t, "GET", st.Info.SimulatorURL+"/outbox?to="+customer, "", nil, &outbox) == http.StatusOK && len(outbox.Messages) == 1
+		return call(t, "GET", st.Info.SimulatorURL+"/_sim/outbox?to="+customer, "", nil, &outbox) == http.StatusOK && len(outbox.Messages) == 1
 	})
 	if outbox.Messages[0].Text != want {
 		t.Errorf("customer received %q, want %q", outbox.Messages[0].Text, want)
@@ -218,7 +218,7 @@ func TestReplyEndToEnd(t *testing.T) {
 		!strings.Contains(refusal.Error.Message, "24-hour window closed") {
 		t.Errorf("reply after 24 h: %d %+v", code, refusal.Error)
 	}
-	call(t, "GET", st.Info.SimulatorURL+"/outbox?to="+customer, "", nil, &outbox)
+	call(t, "GET", st.Info.SimulatorURL+"/_sim/outbox?to="+customer, "", nil, &outbox)
 	if len(outbox.Messages) != 1 {
 		t.Errorf("simulator received %d messages, want 1", len(outbox.Messages))
 	}
