@@ -3,9 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"go/ast"
@@ -29,6 +26,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/httpapi"
+	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
 // The OpenAPI document (openapi.json) is checked three ways here: it is a
@@ -774,12 +772,6 @@ func webhookEvent(phoneNumberID, waID, name string, msg map[string]any) map[stri
 	}
 }
 
-func sign(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
-
 // TestOpenAPIResponsesMatchDocument drives every documented route through
 // its success and its refusals and validates each answer.
 func TestOpenAPIResponsesMatchDocument(t *testing.T) {
@@ -801,10 +793,10 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("", "GET /webhook", "/webhook?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=4242", nil, 403)
 	event, _ := json.Marshal(webhookEvent(pnid, "15550003333", "Cy", map[string]any{"from": "15550003333", "id": "wamid.cy.1",
 		"timestamp": strconv.FormatInt(h.Now.Unix(), 10), "type": "text", "text": map[string]any{"body": "hello"}}))
-	c.call("", "POST /webhook", "/webhook", event, 200, "X-Hub-Signature-256", sign("openapi-secret", event))
-	c.call("", "POST /webhook", "/webhook", event, 401, "X-Hub-Signature-256", sign("another-secret", event))
+	c.call("", "POST /webhook", "/webhook", event, 200, "X-Hub-Signature-256", whatsapp.Sign([]byte("openapi-secret"), event))
+	c.call("", "POST /webhook", "/webhook", event, 401, "X-Hub-Signature-256", whatsapp.Sign([]byte("another-secret"), event))
 	big := append(append([]byte(`{"object":"whatsapp_business_account","entry":[],"pad":"`), bytes.Repeat([]byte("x"), httpapi.MaxWebhookBytes)...), `"}`...)
-	c.call("", "POST /webhook", "/webhook", big, 413, "X-Hub-Signature-256", sign("openapi-secret", big))
+	c.call("", "POST /webhook", "/webhook", big, 413, "X-Hub-Signature-256", whatsapp.Sign([]byte("openapi-secret"), big))
 
 	// Conversations.
 	var convs struct {

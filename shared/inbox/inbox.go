@@ -168,7 +168,9 @@ type StatusUpdate struct {
 // order-independent: applying the same set of messages in any order gives
 // the same conversation (except UnreadCount, which counts arrivals).
 func (c *Conversation) ApplyInbound(m *Message, countsAsCustomer bool) {
-	if m.Timestamp.After(c.LastMessageAt) || c.LastMessageAt.IsZero() {
+	// WhatsApp timestamps have one-second resolution: on a tie the later
+	// arrival is the better guess at the latest message.
+	if !m.Timestamp.Before(c.LastMessageAt) {
 		c.LastMessageAt = m.Timestamp
 		c.LastMessagePreview = m.Preview
 		c.LastDirection = Inbound

@@ -126,14 +126,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	st = &Stack{done: make(chan struct{})}
+	partial := st // what is open so far, closed if a later step fails
 	defer func() {
 		if err != nil {
-			_ = st.Close()
+			_ = partial.Close()
 		}
 	}()
 	st.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("listen on %s (is wacrm already running? pass -addr to use another): %w", cfg.Addr, err)
 	}
 	base := "http://" + st.ln.Addr().String()
 

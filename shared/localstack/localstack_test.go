@@ -158,3 +158,16 @@ func TestStackEndToEnd(t *testing.T) {
 		t.Errorf("after restart: %+v", again.Items)
 	}
 }
+
+func TestSecondStackOnSameAddressFailsClearly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	st := start(t, cfg)
+	defer st.Close()
+	cfg2 := testConfig(t, t.TempDir())
+	cfg2.Addr = st.ln.Addr().String()
+	_, err := Start(context.Background(), cfg2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("already running")) {
+		t.Fatalf("second stack: %v, want a clear 'already running' error", err)
+	}
+}
