@@ -14,15 +14,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	log := awsapp.Logger()
-	env, err := awsapp.Require(awsapp.EnvTable, awsapp.EnvBucket, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix)
-	if err != nil {
-		awsapp.Fatal(log, err)
-	}
-	clients, err := awsapp.NewClients(ctx)
-	if err != nil {
-		awsapp.Fatal(log, err)
-	}
+	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvBucket, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix)
 	a := app.New(clients.Adapters(env, log))
 	lambda.Start(apigw.Handler(a.API(apigw.Authenticator{Claims: awsapp.Claims(env)}).Handler()))
 }

@@ -14,15 +14,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	log := awsapp.Logger()
-	env, err := awsapp.Require(awsapp.EnvTable, awsapp.EnvBucket)
-	if err != nil {
-		awsapp.Fatal(log, err)
-	}
-	clients, err := awsapp.NewClients(ctx)
-	if err != nil {
-		awsapp.Fatal(log, err)
-	}
+	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvBucket)
 	a := app.New(clients.Adapters(env, log))
 	lambda.Start(lambdasqs.Handler(a.InboundHandler()))
 }

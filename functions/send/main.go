@@ -17,17 +17,9 @@ import (
 
 func main() {
 	ctx := context.Background()
-	log := awsapp.Logger()
-	env, err := awsapp.Require(awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix)
-	if err != nil {
-		awsapp.Fatal(log, err)
-	}
+	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix)
 	env.Optional(awsapp.EnvBucket, "")
 	graphURL := env.Optional(awsapp.EnvGraphBaseURL, awsapp.DefaultGraphURL)
-	clients, err := awsapp.NewClients(ctx)
-	if err != nil {
-		awsapp.Fatal(log, err)
-	}
 	adapters := clients.Adapters(env, log)
 	adapters.Graph = &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	a := app.New(adapters)

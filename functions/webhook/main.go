@@ -14,15 +14,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	log := awsapp.Logger()
-	env, err := awsapp.Require(awsapp.EnvInboundQueue, awsapp.EnvBucket, awsapp.EnvWebhookSecret)
-	if err != nil {
-		awsapp.Fatal(log, err)
-	}
-	clients, err := awsapp.NewClients(ctx)
-	if err != nil {
-		awsapp.Fatal(log, err)
-	}
+	clients, env, log := awsapp.Init(ctx, awsapp.EnvInboundQueue, awsapp.EnvBucket, awsapp.EnvWebhookSecret)
 	secret, err := clients.LoadWebhookSecret(ctx, env[awsapp.EnvWebhookSecret])
 	if err != nil {
 		awsapp.Fatal(log, err)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -76,25 +77,18 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request, p auth.Pri
 }
 
 func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id := r.PathValue("id")
-	// Reading the conversation first makes another org's id a 404 and
-	// proves the caller may see it before any message is read.
-	if _, err := a.Conversations.Conversation(r.Context(), p.Org, id); err != nil {
-		return err
-	}
-	limit, err := limitParam(r, 50, 200)
-	if err != nil {
-		return err
-	}
-	items, cursor, err := a.Conversations.Messages(r.Context(), p.Org, id, r.URL.Query().Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newPage(items, cursor))
-	return nil
+	return listInConversation(a, w, r, p, a.Conversations.Messages)
 }
 
 func (a *API) listAttachments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return listInConversation(a, w, r, p, a.Conversations.Attachments)
+}
+
+// listInConversation serves a paged list inside one conversation. Reading
+// the conversation first makes another org's id a 404 and proves the caller
+// may see it before anything in it is read.
+func listInConversation[T any](a *API, w http.ResponseWriter, r *http.Request, p auth.Principal,
+	list func(ctx context.Context, org, conversationID, cursor string, limit int) ([]T, string, error)) error {
 	id := r.PathValue("id")
 	if _, err := a.Conversations.Conversation(r.Context(), p.Org, id); err != nil {
 		return err
@@ -103,7 +97,7 @@ func (a *API) listAttachments(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err != nil {
 		return err
 	}
-	items, cursor, err := a.Conversations.Attachments(r.Context(), p.Org, id, r.URL.Query().Get("cursor"), limit)
+	items, cursor, err := list(r.Context(), p.Org, id, r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}

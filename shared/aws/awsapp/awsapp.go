@@ -145,6 +145,21 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// Init is every main's start: the JSON logger, the required variables and
+// the SDK clients, or a logged init failure naming what is missing.
+func Init(ctx context.Context, required ...string) (*Clients, Env, *slog.Logger) {
+	log := Logger()
+	env, err := Require(required...)
+	if err != nil {
+		Fatal(log, err)
+	}
+	clients, err := NewClients(ctx)
+	if err != nil {
+		Fatal(log, err)
+	}
+	return clients, env, log
+}
+
 // Fatal logs err and exits: a Lambda init failure, reported by the runtime.
 func Fatal(log *slog.Logger, err error) {
 	log.Error("init failed", "err", err)
