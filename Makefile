@@ -9,8 +9,9 @@ DIST := dist
 run: ## the whole system locally on the embedded adapters
 	$(GO) run ./scripts/localstack
 
-test: ## every test, with the protocol servers started on loopback
+test: ## every test: Go tests with the protocol servers started on loopback, then the CDK stack tests
 	scripts/testenv/run.sh $(MAKE) --no-print-directory test-go
+	$(MAKE) --no-print-directory test-infra
 
 test-go:
 	$(GO) vet ./...
@@ -35,9 +36,20 @@ HARNESS_FLAGS ?=
 build: ## bootstrap + zip for every function and the hello baseline; make build [ARCH=amd64]
 	$(GO) run ./scripts/lambdaharness/cmd/lambdabuild -arch $(ARCH) -out $(BUILD_DIR) ./scripts/hello $(addprefix ./functions/,$(FUNCTIONS))
 
-.PHONY: harness
+# `make harness` runs the functions with only HARNESS_FLAGS for configuration
+# (-env KEY=VALUE pointing them at your own table, queues and secrets); alone,
+# each stops at init naming what is missing. `make harness-local` wires every
+# function to servers on loopback (DynamoDB Local, fauxqs, gofakes3, Secrets
+# Manager and Graph API fakes), runs a message through webhook -> inbound ->
+# api -> send and prints init and latency next to hello:
+#   make harness-local HARNESS_INVOKES=200
+HARNESS_INVOKES ?= 20
+.PHONY: harness harness-local
 harness: ## every function's host build on its sample events through the Runtime API harness, next to hello
 	$(GO) run ./scripts/lambdaharness/cmd/lambdaharness $(addprefix -fn ,$(FUNCTIONS)) $(HARNESS_FLAGS)
+
+harness-local: ## every function against local servers, chained as deployed; init and latency next to hello
+	scripts/testenv/run.sh $(GO) test -count=1 -v -run 'TestFunctions|TestMissingConfiguration' ./scripts/lambdaharness/functest -args -invokes $(HARNESS_INVOKES)
 
 # The CDK app (infra/, its own Go module). The CLI is pinned in
 # infra/package.json; pass context with CDK_ARGS, e.g.

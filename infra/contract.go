@@ -1,0 +1,69 @@
+package main
+
+// The contract between this stack and the functions under functions/: the
+// zip each function ships in, the environment it reads and the defaults the
+// stack fills in. Function code reads these names; keep both sides in step.
+
+// Function names: `make build` writes dist/<name>.zip holding a linux/arm64
+// executable called bootstrap.
+const (
+	FnWebhook = "webhook" // GET/POST /webhook: verifies Meta's signature, enqueues the raw body
+	FnInbound = "inbound" // consumes the inbound queue: stores messages and statuses
+	FnAPI     = "api"     // ANY /v1/{proxy+} and GET /openapi.json: the CRM API
+	FnSend    = "send"    // consumes the outbound queue: calls the Graph API
+)
+
+// Functions lists every function this stack deploys; tests write a zip for each.
+var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend}
+
+// Environment variables the functions read.
+const (
+	EnvInboundQueueURL   = "WACRM_INBOUND_QUEUE_URL"
+	EnvOutboundQueueURL  = "WACRM_OUTBOUND_QUEUE_URL"
+	EnvBucket            = "WACRM_BUCKET"
+	EnvTable             = "WACRM_TABLE"
+	EnvWebhookSecretARN  = "WACRM_WEBHOOK_SECRET_ARN"  // secret JSON: {"appSecret":"...","verifyToken":"..."}
+	EnvTokenSecretPrefix = "WACRM_TOKEN_SECRET_PREFIX" // one secret per integration, named <prefix><integration id>
+	EnvOrgClaim          = "WACRM_ORG_CLAIM"           // JWT claim holding the user's org
+	EnvGroupsClaim       = "WACRM_GROUPS_CLAIM"        // JWT claim holding the user's groups ("admin")
+	EnvGraphBaseURL      = "WACRM_GRAPH_BASE_URL"      // Graph API base including the version, no trailing slash
+)
+
+// Keys of the webhook secret's JSON value.
+const (
+	WebhookSecretAppSecretKey   = "appSecret"
+	WebhookSecretVerifyTokenKey = "verifyToken"
+	// WebhookSecretPlaceholder is the appSecret the stack creates: no
+	// signature from Meta verifies against it until the team puts the real
+	// app secret in (see DEPLOY.md).
+	WebhookSecretPlaceholder = "REPLACE_WITH_META_APP_SECRET"
+)
+
+// Defaults.
+const (
+	DefaultOrgClaim        = "custom:org"
+	DefaultGroupsClaim     = "cognito:groups"
+	DefaultGraphAPIVersion = "v23.0"
+	GraphHost              = "https://graph.facebook.com"
+	AdminGroup             = "admin"
+	OrgAttribute           = "org" // Cognito custom attribute; tokens carry it as custom:org
+)
+
+// S3 key prefixes; the lifecycle rules and the grants are per prefix.
+const (
+	PrefixClaimCheck  = "claimcheck/"  // webhook bodies too large for an SQS message
+	PrefixMalformed   = "malformed/"   // bodies the webhook could not parse, kept for debugging
+	PrefixMedia       = "media/"       // inbound media copied from Meta
+	PrefixAttachments = "attachments/" // files users attach to replies
+)
+
+// TokenSecretPrefix is the Secrets Manager name prefix under which the api
+// function stores one access token per WhatsApp integration.
+func TokenSecretPrefix(stackName string) string {
+	return "wacrm/" + stackName + "/tokens/"
+}
+
+// GraphBaseURL is the Graph API base the send function calls.
+func GraphBaseURL(version string) string {
+	return GraphHost + "/" + version
+}
