@@ -35,7 +35,7 @@ const (
 	WebhookSecretVerifyTokenKey = "verifyToken"
 	// WebhookSecretPlaceholder is the appSecret the stack creates: no
 	// signature from Meta verifies against it until the team puts the real
-	// app secret in (see DEPLOY.md).
+	// app secret in (see the README's deploy section).
 	WebhookSecretPlaceholder = "REPLACE_WITH_META_APP_SECRET"
 )
 

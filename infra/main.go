@@ -2,7 +2,7 @@
 // (or `make synth` / `make deploy` at the repository root) run it.
 //
 // Context parameters (-c key=value or cdk.json): see propsFromContext and
-// DEPLOY.md.
+// the README's deploy section.
 package main
 
 import (

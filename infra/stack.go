@@ -249,7 +249,7 @@ func (s *stackParts) addQueuePair(name string, consumerTimeoutS float64) queuePa
 
 func (s *stackParts) addSecrets() {
 	// The verify token is generated here; the app secret only Meta knows,
-	// so the team puts it in after the first deploy (DEPLOY.md).
+	// so the team puts it in after the first deploy (README: Deploy to AWS).
 	s.webhookSec = awssecretsmanager.NewSecret(s.stack, jsii.String("WebhookSecret"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("WhatsApp webhook: Meta app secret (set it after deploying) and the generated verify token"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
@@ -391,7 +391,7 @@ func (s *stackParts) authorizer() awsapigatewayv2.IHttpRouteAuthorizer {
 		Description: jsii.String("wacrm admins: manage integrations, billing and views"),
 	})
 	awscdk.NewCfnOutput(s.stack, jsii.String("UserPoolId"), &awscdk.CfnOutputProps{
-		Value: s.userPool.UserPoolId(), Description: jsii.String("Cognito user pool; create users here (DEPLOY.md)"),
+		Value: s.userPool.UserPoolId(), Description: jsii.String("Cognito user pool; create users here (README: Deploy to AWS)"),
 	})
 	awscdk.NewCfnOutput(s.stack, jsii.String("UserPoolClientId"), &awscdk.CfnOutputProps{
 		Value: client.UserPoolClientId(), Description: jsii.String("App client id for the CRM frontend (no secret)"),
