@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -36,10 +38,24 @@ type harness struct {
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// backend is the table every harness uses: the suite runs on bolt, then
+// again on DynamoDB Local when make test has started it.
+var backend = "bolt"
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && os.Getenv("WACRM_TEST_DYNAMODB_ENDPOINT") != "" {
+		fmt.Println("httpapi: the same tests again, on DynamoDB Local")
+		backend = "dynamo"
+		code = m.Run()
+	}
+	os.Exit(code)
+}
+
 func newHarness(t *testing.T, tbl table.Table) *harness {
 	t.Helper()
 	if tbl == nil {
-		tbl = storagetest.Bolt(t)
+		tbl = storagetest.Tables(t)[backend](t)
 	}
 	vault, err := filesecrets.New(t.TempDir())
 	if err != nil {
