@@ -260,20 +260,32 @@ func (o *openAPI) operation(t *testing.T, route string) operation {
 	return operation{}
 }
 
-// parameters returns the operation's parameters, path-level ones first,
-// $refs resolved.
-func (o *openAPI) parameters(t *testing.T, op operation) []map[string]any {
+// parameter is a parameter object, $ref resolved, and where it is.
+type parameter struct {
+	Name, In string
+	Obj      map[string]any
+	Pointer  string
+}
+
+// parameters returns the operation's parameters, path-level ones first.
+func (o *openAPI) parameters(t *testing.T, op operation) []parameter {
 	t.Helper()
-	var out []map[string]any
-	for _, list := range []any{op.PathItem["parameters"], op.Op["parameters"]} {
-		ps, _ := list.([]any)
-		for _, p := range ps {
+	var out []parameter
+	pathItem := strings.TrimSuffix(op.Pointer, "/"+strings.ToLower(op.Method))
+	for _, level := range []struct {
+		list    any
+		pointer string
+	}{{op.PathItem["parameters"], pathItem}, {op.Op["parameters"], op.Pointer}} {
+		ps, _ := level.list.([]any)
+		for i, p := range ps {
 			pm, _ := p.(map[string]any)
-			r, _, err := o.resolve(pm, "")
+			r, ptr, err := o.resolve(pm, level.pointer+"/parameters/"+strconv.Itoa(i))
 			if err != nil {
 				t.Fatalf("%s parameter: %v", op.Route(), err)
 			}
-			out = append(out, r)
+			name, _ := r["name"].(string)
+			in, _ := r["in"].(string)
+			out = append(out, parameter{Name: name, In: in, Obj: r, Pointer: ptr})
 		}
 	}
 	return out
@@ -361,9 +373,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 		}
 		declared := map[string]bool{}
 		seen := map[string]bool{}
-		for _, p := range o.parameters(t, op) {
-			name, _ := p["name"].(string)
-			in, _ := p["in"].(string)
+		for _, param := range o.parameters(t, op) {
+			name, in, p := param.Name, param.In, param.Obj
 			if !slices.Contains([]string{"path", "query", "header", "cookie"}, in) || name == "" {
 				t.Errorf("%s: parameter %v needs a name and a valid in", route, p)
 			}
@@ -620,6 +631,7 @@ func (c *checker) call(user, route, path string, body any, want int, headers ...
 		t.Errorf("%s %s as %q: status %d, want %d: %s", method, path, user, resp.StatusCode, want, got)
 		return got
 	}
+	c.checkParameters(op, path, headers, want/100 == 2)
 	if want/100 == 2 && raw != nil {
 		c.validateRequest(op, raw)
 	}
@@ -629,6 +641,48 @@ func (c *checker) call(user, route, path string, body any, want int, headers ...
 	}
 	c.seen[route][want] = true
 	return got
+}
+
+// checkParameters fails the test when a request names a query parameter or
+// header the operation does not document, or when the server accepted a
+// query value the document refuses.
+func (c *checker) checkParameters(op operation, path string, headers []string, accepted bool) {
+	t := c.t
+	t.Helper()
+	documented := map[string]parameter{}
+	for _, p := range c.o.parameters(t, op) {
+		documented[p.In+" "+strings.ToLower(p.Name)] = p
+	}
+	_, rawQuery, _ := strings.Cut(path, "?")
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, values := range query {
+		p, ok := documented["query "+strings.ToLower(name)]
+		if !ok {
+			t.Errorf("%s: query parameter %q is not documented", op.Route(), name)
+			continue
+		}
+		if !accepted {
+			continue
+		}
+		var inst any = values[0]
+		if typ, _ := mapOf(p.Obj["schema"])["type"].(string); typ == "integer" || typ == "boolean" {
+			if inst, err = jsonschema.UnmarshalJSON(strings.NewReader(values[0])); err != nil {
+				t.Errorf("%s: the server accepted %s=%q, not of type %s", op.Route(), name, values[0], typ)
+				continue
+			}
+		}
+		if err := c.o.schema(t, p.Pointer+"/schema").Validate(inst); err != nil {
+			t.Errorf("%s: the server accepted %s=%q, which the document refuses: %v", op.Route(), name, values[0], err)
+		}
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if _, ok := documented["header "+strings.ToLower(headers[i])]; !ok {
+			t.Errorf("%s: header %q is not documented", op.Route(), headers[i])
+		}
+	}
 }
 
 func (c *checker) validateRequest(op operation, raw []byte) {

@@ -43,8 +43,8 @@ type walkRow struct {
 // walkFixture holds acme's objects and eve's own conversation.
 type walkFixture struct {
 	conv, conv2, rec, canned, view, integ, cursor string
-	eveConv, eveRec                                string
-	secrets                                        []string // strings that identify acme's data
+	eveConv, eveRec                               string
+	secrets                                       []string // strings that identify acme's data
 }
 
 func newWalkFixture(t *testing.T, h *harness) walkFixture {
