@@ -14,7 +14,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvBucket)
+	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvBucket, awsapp.EnvMediaQueue)
 	a := app.New(clients.Adapters(env, log))
 	lambda.Start(lambdasqs.Handler(a.InboundHandler()))
 }

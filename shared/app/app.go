@@ -12,6 +12,7 @@ import (
 	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/media"
 	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/secrets"
@@ -26,6 +27,7 @@ type Adapters struct {
 	Blobs    blob.Store
 	Inbound  queue.Sender  // raw webhook bodies
 	Outbound queue.Sender  // replies to send
+	Media    queue.Sender  // inbound media to copy into Blobs
 	Secrets  secrets.Store // WhatsApp access tokens
 	// Graph is the WhatsApp Cloud API: graph.facebook.com on AWS, the
 	// simulator locally.
@@ -41,6 +43,8 @@ type App struct {
 	// Replies stores replies and enqueues them; Dispatcher sends them.
 	Replies    *outbox.Replies
 	Dispatcher *outbox.Dispatcher
+	// Media copies inbound media into the blob store.
+	Media *media.Copier
 	// Integrations manages WhatsApp profiles and their access tokens.
 	Integrations *integration.Service
 	inbound      *queue.ClaimCheck
@@ -57,14 +61,20 @@ func New(a Adapters) *App {
 	}
 	store := storage.New(a.Table).WithClock(a.Now)
 	var graph outbox.Graph // stays nil, not a nil pointer, without a client
+	var mediaGraph media.Graph
 	if a.Graph != nil {
-		graph = a.Graph
+		graph, mediaGraph = a.Graph, a.Graph
+	}
+	var mediaJobs inbox.MediaQueue
+	if a.Media != nil {
+		mediaJobs = &media.Enqueuer{Queue: a.Media, Delay: media.DefaultEnqueueDelay}
 	}
 	return &App{
 		Store: store,
 		Intake: &inbox.Intake{
 			Store:  store,
 			Owners: integration.Assigner{Directory: store, Counter: store},
+			Media:  mediaJobs,
 			Log:    a.Log,
 			Now:    a.Now,
 		},
@@ -75,7 +85,8 @@ func New(a Adapters) *App {
 			Store: store, Graph: graph, Secrets: a.Secrets, Queue: a.Outbound,
 			Log: a.Log, Now: a.Now,
 		},
-		a: a,
+		Media: &media.Copier{Store: store, Graph: mediaGraph, Secrets: a.Secrets, Blobs: a.Blobs, Queue: a.Media, Log: a.Log},
+		a:     a,
 	}
 }
 
@@ -118,12 +129,20 @@ func (app *App) OutboundHandler() queue.BatchHandler {
 	return app.Dispatcher.HandleBatch
 }
 
+// MediaHandler consumes the media queue: each message is a media.Job,
+// copied from the Graph API into the blob store. Throttled jobs come back
+// on the queue with a delay; failures the queue should retry are reported
+// failed.
+func (app *App) MediaHandler() queue.BatchHandler {
+	return app.Media.HandleBatch
+}
+
 // API is the CRM API handler.
 func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 	return &httpapi.API{
 		Auth: authn, Users: app.Store, Conversations: app.Store, Views: app.Store,
 		Replies: app.Replies, Canned: app.Store, Records: app.Store,
 		RecordWriter: app.Store, Directory: app.Store, Integrations: app.Integrations,
-		Log: app.a.Log, Now: app.a.Now,
+		Blobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
 	}
 }

@@ -53,6 +53,7 @@ type API struct {
 	RecordWriter  RecordWriter
 	Directory     UserDirectory
 	Integrations  IntegrationService
+	Blobs         BlobLinker // download URLs of media copies; none without it
 	Log           *slog.Logger
 	Now           func() time.Time
 

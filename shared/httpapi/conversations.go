@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -77,11 +78,94 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request, p auth.Pri
 }
 
 func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	return listInConversation(a, w, r, p, a.Conversations.Messages)
+	return listInConversation(a, w, r, p, func(ctx context.Context, org, conversationID, cursor string, limit int) ([]messageView, string, error) {
+		msgs, next, err := a.Conversations.Messages(ctx, org, conversationID, cursor, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		out := make([]messageView, len(msgs))
+		for i := range msgs {
+			out[i] = messageView{Message: msgs[i]}
+			if md := msgs[i].Media; md != nil {
+				v, err := a.mediaViewOf(ctx, md)
+				if err != nil {
+					return nil, "", err
+				}
+				out[i].Media = &v
+			}
+		}
+		return out, next, nil
+	})
 }
 
 func (a *API) listAttachments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	return listInConversation(a, w, r, p, a.Conversations.Attachments)
+	return listInConversation(a, w, r, p, func(ctx context.Context, org, conversationID, cursor string, limit int) ([]attachmentView, string, error) {
+		atts, next, err := a.Conversations.Attachments(ctx, org, conversationID, cursor, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		out := make([]attachmentView, len(atts))
+		for i, at := range atts {
+			mv, err := a.mediaViewOf(ctx, &at.Media)
+			if err != nil {
+				return nil, "", err
+			}
+			out[i] = attachmentView{MessageID: at.MessageID, Direction: at.Direction, Type: at.Type, Timestamp: at.Timestamp, mediaView: mv}
+		}
+		return out, next, nil
+	})
+}
+
+// DownloadURLTTL is how long a media download URL in a list works.
+const DownloadURLTTL = 5 * time.Minute
+
+// BlobLinker hands out short-lived download URLs for stored blobs;
+// blob.Store implements it.
+type BlobLinker interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
+// mediaView is a message's media as the frontend sees it: where our copy
+// is kept stays internal; a short-lived download URL stands for it.
+type mediaView struct {
+	WhatsAppID  string `json:"whatsappId,omitempty"`
+	MimeType    string `json:"mimeType,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	Caption     string `json:"caption,omitempty"`
+	Filename    string `json:"filename,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	Error       string `json:"error,omitempty"`
+	DownloadURL string `json:"downloadUrl,omitempty"`
+}
+
+// messageView is a message with its media as mediaView.
+type messageView struct {
+	inbox.Message
+	Media *mediaView `json:"media,omitempty"` // shadows Message.Media
+}
+
+// attachmentView is an item of the Attachments tab.
+type attachmentView struct {
+	MessageID string          `json:"messageId"`
+	Direction inbox.Direction `json:"direction"`
+	Type      string          `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	mediaView
+}
+
+func (a *API) mediaViewOf(ctx context.Context, md *inbox.Media) (mediaView, error) {
+	v := mediaView{
+		WhatsAppID: md.WhatsAppID, MimeType: md.MimeType, SHA256: md.SHA256, Caption: md.Caption,
+		Filename: md.Filename, Size: md.Size, Error: md.Error,
+	}
+	if md.BlobKey != "" && a.Blobs != nil {
+		u, err := a.Blobs.PresignGet(ctx, md.BlobKey, DownloadURLTTL)
+		if err != nil {
+			return v, fmt.Errorf("download URL of %s: %w", md.BlobKey, err)
+		}
+		v.DownloadURL = u
+	}
+	return v, nil
 }
 
 // listInConversation serves a paged list inside one conversation. Reading

@@ -16,6 +16,7 @@ import (
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/local/fileblob"
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
 	"github.com/wacrm/wacrm/shared/records"
@@ -34,6 +35,10 @@ type harness struct {
 	Now    time.Time
 	Tokens map[string]string // by user id
 	Integ  *integration.Integration
+	// Blobs keeps media copies, served under /blobs/; MediaJobs is the
+	// media queue intake fills (nobody consumes it here).
+	Blobs     *fileblob.Store
+	MediaJobs *memqueue.Queue
 }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -63,14 +68,17 @@ func newHarness(t *testing.T, tbl table.Table) *harness {
 	}
 	h := &harness{t: t, Now: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC), Tokens: map[string]string{}}
 	now := func() time.Time { return h.Now }
-	a := app.New(app.Adapters{Table: tbl, Inbound: memqueue.New("inbound", memqueue.Options{}), Outbound: memqueue.New("outbound", memqueue.Options{}),
-		Secrets: vault, Log: quietLog, Now: now})
-	h.App = a
-	h.Issuer = &auth.HMACIssuer{Issuer: "test", Audience: "wacrm", Key: []byte("0123456789abcdef0123456789abcdef"), Now: now}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", a.API(h.Issuer).Handler())
 	h.Server = httptest.NewServer(mux)
 	t.Cleanup(h.Server.Close)
+	h.Blobs = fileblob.New(t.TempDir(), h.Server.URL, []byte("blob-signing-key-0123456789abcdef"))
+	h.MediaJobs = memqueue.New("media", memqueue.Options{})
+	a := app.New(app.Adapters{Table: tbl, Blobs: h.Blobs, Inbound: memqueue.New("inbound", memqueue.Options{}), Outbound: memqueue.New("outbound", memqueue.Options{}),
+		Media: h.MediaJobs, Secrets: vault, Log: quietLog, Now: now})
+	h.App = a
+	h.Issuer = &auth.HMACIssuer{Issuer: "test", Audience: "wacrm", Key: []byte("0123456789abcdef0123456789abcdef"), Now: now}
+	mux.Handle("/v1/", a.API(h.Issuer).Handler())
+	mux.Handle("/blobs/", h.Blobs.Handler())
 
 	users := []auth.Principal{
 		{UserID: "u-admin", Org: "acme", Name: "Ada", Groups: []string{"admin"}},

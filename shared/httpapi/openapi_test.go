@@ -26,6 +26,8 @@ import (
 
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/httpapi"
+	"github.com/wacrm/wacrm/shared/inbox"
+	"github.com/wacrm/wacrm/shared/media"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
@@ -890,6 +892,24 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	if len(atts.Items) != 1 {
 		t.Errorf("attachments: %d, want the image", len(atts.Items))
 	}
+	// The image refused, then copied: the error and the download URL are
+	// documented too.
+	setMedia := func(fn func(*inbox.Media)) {
+		t.Helper()
+		err := h.App.Store.UpdateMessageMedia(context.Background(), "acme", ana.ID, h.Now, "wamid.ana.2", func(m *inbox.Media) error { fn(m); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMedia(func(m *inbox.Media) { m.Error = media.ReasonExpired })
+	c.call("u-sam", "GET /v1/conversations/{id}/attachments", conv+"/attachments", nil, 200)
+	key := media.BlobKey("acme", ana.ID, "wamid.ana.2")
+	if err := h.Blobs.Put(context.Background(), key, []byte("jpeg bytes"), "image/jpeg"); err != nil {
+		t.Fatal(err)
+	}
+	setMedia(func(m *inbox.Media) { m.Error, m.BlobKey, m.Size = "", key, 10 })
+	c.call("u-sam", "GET /v1/conversations/{id}/attachments", conv+"/attachments", nil, 200)
+	c.call("u-sam", "GET /v1/conversations/{id}/messages", conv+"/messages", nil, 200)
 	c.call("u-sam", "GET /v1/conversations/{id}/attachments", conv+"/attachments?limit=1000", nil, 400)
 	c.call("u-sam", "GET /v1/conversations/{id}/attachments", "/v1/conversations/no-such-id/attachments", nil, 404)
 

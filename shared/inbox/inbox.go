@@ -137,6 +137,10 @@ type Media struct {
 	Caption    string `json:"caption,omitempty"`
 	Filename   string `json:"filename,omitempty"`
 	BlobKey    string `json:"blobKey,omitempty"` // our copy, once fetched
+	Size       int64  `json:"size,omitempty"`    // bytes of our copy
+	// Error says in a plain sentence why no copy could be kept (too large,
+	// expired at WhatsApp, ...); empty while the copy is pending or done.
+	Error string `json:"error,omitempty"`
 }
 
 // MessageError is an error WhatsApp reported for a message.

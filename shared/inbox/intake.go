@@ -38,6 +38,13 @@ type InboundStore interface {
 	ApplyStatus(ctx context.Context, u StatusUpdate) (applied bool, err error)
 }
 
+// MediaQueue takes the job of copying a new message's media into our blob
+// store (media.Enqueuer implements it): Meta's media ids expire after 7
+// days, so the copy is made at once, off the intake path.
+type MediaQueue interface {
+	EnqueueMedia(ctx context.Context, m *Message) error
+}
+
 // OwnerPicker picks the owner of a new record.
 type OwnerPicker interface {
 	Owner(ctx context.Context, integ *integration.Integration) (integration.Pick, error)
@@ -47,6 +54,7 @@ type OwnerPicker interface {
 type InboundCounts struct {
 	Messages, Duplicates, Statuses, StaleStatuses, PendingStatuses atomic.Int64
 	UnknownNumber, InactiveNumber, Unparseable, OtherFields        atomic.Int64
+	MediaJobs                                                      atomic.Int64
 }
 
 // Intake turns webhook bodies into stored messages, records and
@@ -55,6 +63,9 @@ type InboundCounts struct {
 type Intake struct {
 	Store  InboundStore
 	Owners OwnerPicker
+	// Media receives a job for every new message with media; a media
+	// message fails (and its body is retried) without it.
+	Media  MediaQueue
 	Log    *slog.Logger
 	Now    func() time.Time
 	Counts InboundCounts
@@ -169,6 +180,9 @@ func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integrati
 		CreatedAt:     s.now(),
 	}
 	msg.ConversationID = conv.ID
+	if err := s.enqueueMedia(ctx, msg); err != nil {
+		return err
+	}
 	dup, err := s.Store.SaveInbound(ctx, conv, msg, func(c *Conversation) {
 		if customer.Name != "" {
 			c.Customer.Name = customer.Name
@@ -193,6 +207,25 @@ func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integrati
 	}
 	s.Counts.Messages.Add(1)
 	s.log().InfoContext(ctx, "message stored", "org", integ.Org, "conversation", conv.ID, "wamid", wm.ID, "type", wm.Type)
+	return nil
+}
+
+// enqueueMedia asks for msg's media to be copied. It runs before the
+// message is saved: a crash in between leaves a job that finds the message
+// once the retried body saves it, while saving first could leave a stored
+// message whose media nobody copies. A job that beats the save to the
+// consumer is retried by the queue.
+func (s *Intake) enqueueMedia(ctx context.Context, msg *Message) error {
+	if msg.Media == nil || msg.Media.WhatsAppID == "" {
+		return nil
+	}
+	if s.Media == nil {
+		return errors.New("media message, but no media queue is configured")
+	}
+	if err := s.Media.EnqueueMedia(ctx, msg); err != nil {
+		return fmt.Errorf("enqueue media copy: %w", err)
+	}
+	s.Counts.MediaJobs.Add(1)
 	return nil
 }
 

@@ -180,6 +180,22 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 		return nil, err
 	}
 	st.closers = append(st.closers, outbound.Close)
+	mediaDLQ, err := memqueue.Open("media-dlq", memqueue.Options{Path: queues + ".media-dlq", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, mediaDLQ.Close)
+	// A job may hold a file of up to 100 MB in memory: one job per batch,
+	// two at a time. The visibility timeout outlasts the Graph client's
+	// timeout, so a redelivery never races a download still running.
+	mediaQueue, err := memqueue.Open("media", memqueue.Options{
+		Path: queues + ".media", DeadLetter: mediaDLQ, VisibilityTimeout: time.Minute,
+		BatchSize: 1, Concurrency: 2, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, mediaQueue.Close)
 
 	// Meta's stand-in knows the seeded number and its token, and posts
 	// status webhooks back to this stack, signed with its app secret.
@@ -200,7 +216,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 		return nil, err
 	}
 	st.App = app.New(app.Adapters{
-		Table: tbl, Blobs: blobs, Inbound: inbound, Outbound: outbound, Secrets: vault,
+		Table: tbl, Blobs: blobs, Inbound: inbound, Outbound: outbound, Media: mediaQueue, Secrets: vault,
 		Graph: &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
 		Log:   log, Now: cfg.Now,
 	})
@@ -243,7 +259,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	mux.HandleFunc("GET /debug/queues", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"inbound": inbound.Stats(), "inboundDLQ": inboundDLQ.Stats(),
-			"outbound": outbound.Stats(), "outboundDLQ": outboundDLQ.Stats()})
+			"outbound": outbound.Stats(), "outboundDLQ": outboundDLQ.Stats(),
+			"media": mediaQueue.Stats(), "mediaDLQ": mediaDLQ.Stats()})
 	})
 
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -256,6 +273,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	go func() {
 		if err := outbound.Start(runCtx, st.App.OutboundHandler()); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("outbound consumer stopped", "err", err)
+		}
+	}()
+	go func() {
+		if err := mediaQueue.Start(runCtx, st.App.MediaHandler()); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("media consumer stopped", "err", err)
 		}
 	}()
 	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

@@ -33,6 +33,7 @@ const (
 	EnvBucket        = "WACRM_BUCKET"
 	EnvInboundQueue  = "WACRM_INBOUND_QUEUE_URL"
 	EnvOutboundQueue = "WACRM_OUTBOUND_QUEUE_URL"
+	EnvMediaQueue    = "WACRM_MEDIA_QUEUE_URL"
 	EnvWebhookSecret = "WACRM_WEBHOOK_SECRET_ARN"
 	EnvTokenPrefix   = "WACRM_TOKEN_SECRET_PREFIX"
 	EnvGraphBaseURL  = "WACRM_GRAPH_BASE_URL"
@@ -106,6 +107,9 @@ func (c *Clients) Adapters(env Env, log *slog.Logger) app.Adapters {
 	}
 	if url := env[EnvOutboundQueue]; url != "" {
 		a.Outbound = sqs.NewSender(c.SQS, url)
+	}
+	if url := env[EnvMediaQueue]; url != "" {
+		a.Media = sqs.NewSender(c.SQS, url)
 	}
 	if prefix := env[EnvTokenPrefix]; prefix != "" {
 		a.Secrets = secretsmanager.New(c.Secrets, prefix)
