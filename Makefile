@@ -40,7 +40,7 @@ build: ## bootstrap + zip for every function and the hello baseline; make build 
 # (-env KEY=VALUE pointing them at your own table, queues and secrets); alone,
 # each stops at init naming what is missing. `make harness-local` wires every
 # function to servers on loopback (DynamoDB Local, fauxqs, gofakes3, Secrets
-# Manager and Graph API fakes), runs a message through webhook -> inbound ->
+# Manager and Graph API fakes), runs messages through webhook -> inbound -> media,
 # api -> send and prints init and latency next to hello:
 #   make harness-local HARNESS_INVOKES=200
 HARNESS_INVOKES ?= 20

@@ -11,15 +11,17 @@ const (
 	FnInbound = "inbound" // consumes the inbound queue: stores messages and statuses
 	FnAPI     = "api"     // ANY /v1/{proxy+} and GET /openapi.json: the CRM API
 	FnSend    = "send"    // consumes the outbound queue: calls the Graph API
+	FnMedia   = "media"   // consumes the media queue: copies inbound media from the Graph API to S3
 )
 
 // Functions lists every function this stack deploys; tests write a zip for each.
-var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend}
+var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend, FnMedia}
 
 // Environment variables the functions read.
 const (
 	EnvInboundQueueURL   = "WACRM_INBOUND_QUEUE_URL"
 	EnvOutboundQueueURL  = "WACRM_OUTBOUND_QUEUE_URL"
+	EnvMediaQueueURL     = "WACRM_MEDIA_QUEUE_URL"
 	EnvBucket            = "WACRM_BUCKET"
 	EnvTable             = "WACRM_TABLE"
 	EnvWebhookSecretARN  = "WACRM_WEBHOOK_SECRET_ARN"  // secret JSON: {"appSecret":"...","verifyToken":"..."}
@@ -53,7 +55,7 @@ const (
 const (
 	PrefixClaimCheck  = "claimcheck/"  // webhook bodies too large for an SQS message
 	PrefixMalformed   = "malformed/"   // bodies the webhook could not parse, kept for debugging
-	PrefixMedia       = "media/"       // inbound media copied from Meta
+	PrefixMedia       = "media/"       // inbound media copied from Meta: media/<org>/<conversationId>/<messageId>
 	PrefixAttachments = "attachments/" // files users attach to replies
 )
 
@@ -63,7 +65,7 @@ func TokenSecretPrefix(stackName string) string {
 	return "wacrm/" + stackName + "/tokens/"
 }
 
-// GraphBaseURL is the Graph API base the send function calls.
+// GraphBaseURL is the Graph API base the send and media functions call.
 func GraphBaseURL(version string) string {
 	return GraphHost + "/" + version
 }

@@ -109,11 +109,15 @@ func (s *stackParts) addFunctions() {
 	inbound := s.function(fnSpec{
 		name: FnInbound, construct: "InboundFunction", memoryMB: inboundMemoryMB, timeoutS: inboundTimeoutS,
 		desc: "Consumes the inbound queue: messages and statuses into the table",
-		env:  common(map[string]*string{EnvTable: s.table.TableName()}),
+		env: common(map[string]*string{
+			EnvTable:         s.table.TableName(),
+			EnvMediaQueueURL: s.media.queue.QueueUrl(),
+		}),
 	})
 	inbound.g.tableReadWrite()
 	inbound.g.objects([]string{"s3:GetObject", "s3:DeleteObject"}, PrefixClaimCheck)
-	inbound.g.objects([]string{"s3:PutObject"}, PrefixMedia)
+	// A message with media becomes a media job; the media function copies it.
+	s.media.queue.GrantSendMessages(inbound.g.role)
 	inbound.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.inbound.queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(inboundBatchSize),
 		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(inboundWindowS)),
@@ -159,7 +163,28 @@ func (s *stackParts) addFunctions() {
 		MaxConcurrency:          jsii.Number(sendMaxConc),
 	}))
 
-	for _, f := range []deployedFn{webhook, inbound, api, send} {
+	media := s.function(fnSpec{
+		name: FnMedia, construct: "MediaFunction", memoryMB: mediaMemoryMB, timeoutS: mediaTimeoutS,
+		desc: "Consumes the media queue: copies inbound media from the Graph API to S3",
+		env: common(map[string]*string{
+			EnvTable:             s.table.TableName(),
+			EnvTokenSecretPrefix: tokenPrefix,
+			EnvGraphBaseURL:      jsii.String(GraphBaseURL(p.GraphAPIVersion)),
+			EnvMediaQueueURL:     s.media.queue.QueueUrl(),
+		}),
+	})
+	media.g.tableReadWrite()
+	media.g.objects([]string{"s3:PutObject"}, PrefixMedia)
+	media.g.tokenSecrets("secretsmanager:GetSecretValue")
+	// It re-enqueues with a delay to back off when Meta rate-limits.
+	s.media.queue.GrantSendMessages(media.g.role)
+	media.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.media.queue, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(mediaBatchSize),
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxConcurrency:          jsii.Number(mediaMaxConc),
+	}))
+
+	for _, f := range []deployedFn{webhook, inbound, api, send, media} {
 		s.roleWilds = append(s.roleWilds, f.g)
 	}
 }

@@ -19,6 +19,7 @@ const (
 	alarmPeriodMin        = 5
 	inboundMaxAgeS        = 300 // customers' messages should reach the CRM within seconds
 	outboundMaxAgeS       = 600 // replies may wait out Meta's rate limits, not ten minutes
+	mediaMaxAgeS          = 900 // users expect the picture within minutes; two retries (360 s visibility each) fit under it
 	api5xxPerPeriod       = 5
 	dashboardWidgetHeight = 6
 )
@@ -51,7 +52,7 @@ func (s *stackParts) addOperations() {
 	sum := &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}
 	max := &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}
 
-	for _, pair := range []queuePair{s.inbound, s.outbound} {
+	for _, pair := range []queuePair{s.inbound, s.outbound, s.media} {
 		alarm(pair.name+"DLQDepthAlarm",
 			fmt.Sprintf("%s messages failed %d times and wait in the DLQ: read them, fix the cause, redrive them", pair.name, maxReceiveCount),
 			pair.dlq.MetricApproximateNumberOfMessagesVisible(max), 1)
@@ -60,6 +61,8 @@ func (s *stackParts) addOperations() {
 		s.inbound.queue.MetricApproximateAgeOfOldestMessage(max), inboundMaxAgeS)
 	alarm("OutboundAgeAlarm", "Outbound messages are not being sent (oldest older than 10 minutes)",
 		s.outbound.queue.MetricApproximateAgeOfOldestMessage(max), outboundMaxAgeS)
+	alarm("MediaAgeAlarm", "Inbound media is not being copied to S3 (oldest job older than 15 minutes)",
+		s.media.queue.MetricApproximateAgeOfOldestMessage(max), mediaMaxAgeS)
 	for _, name := range Functions {
 		fn := s.fns[name]
 		title := strings.ToUpper(name[:1]) + name[1:]
@@ -111,12 +114,15 @@ func (s *stackParts) addDashboard(alarms []interfacesawscloudwatch.IAlarmRef) {
 	d.AddWidgets(
 		graph("Queue depth",
 			s.inbound.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "inbound")),
-			s.outbound.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "outbound"))),
+			s.outbound.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "outbound")),
+			s.media.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "media"))),
 		graph("Age of oldest message (s)",
 			s.inbound.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "inbound")),
-			s.outbound.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "outbound"))),
+			s.outbound.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "outbound")),
+			s.media.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "media"))),
 		graph("Dead-letter queues",
 			s.inbound.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "inbound DLQ")),
-			s.outbound.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "outbound DLQ"))),
+			s.outbound.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "outbound DLQ")),
+			s.media.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "media DLQ"))),
 	)
 }

@@ -103,6 +103,8 @@ const (
 	apiMemoryMB     = 512 // more memory is more CPU: shorter cold starts and p99 for users
 	sendTimeoutS    = 30  // Graph API calls for a batch; Meta answers in well under a second each
 	sendMemoryMB    = 256
+	mediaTimeoutS   = 60   // a document may be 100 MB: fetch its URL, download it, put it in S3
+	mediaMemoryMB   = 1024 // the download is held in memory (up to 100 MB); more memory is more CPU for the checksum
 
 	// AWS: a queue's visibility timeout should be at least six times the
 	// consumer's timeout, so retries and batching windows never make a
@@ -114,6 +116,8 @@ const (
 	inboundMaxConc   = 10 // caps DynamoDB write bursts when Meta replays a backlog
 	sendBatchSize    = 10
 	sendMaxConc      = 5 // Meta allows 80 messages/s per number by default; the send function backs off on 130429
+	mediaBatchSize   = 5 // jobs run one after another; a batch that overruns the timeout comes back and skips what it copied
+	mediaMaxConc     = 5 // caps parallel Graph API downloads; the media function backs off when rate-limited
 
 	claimCheckDays = 15 // outlives the longest a message can sit in the inbound queue plus its DLQ (14 days)
 	malformedDays  = 30
@@ -129,6 +133,7 @@ type stackParts struct {
 	bucket     awss3.Bucket
 	inbound    queuePair
 	outbound   queuePair
+	media      queuePair
 	webhookSec awssecretsmanager.Secret
 	tokenARN   *string // every secret under the token prefix
 	fns        map[string]awslambda.Function
@@ -170,15 +175,16 @@ func NewWacrmStack(scope constructs.Construct, id string, props *WacrmStackProps
 	s.addBucket()
 	s.inbound = s.addQueuePair("Inbound", inboundTimeoutS)
 	s.outbound = s.addQueuePair("Outbound", sendTimeoutS)
+	s.media = s.addQueuePair("Media", mediaTimeoutS)
 	s.addSecrets()
 	s.addFunctions()
 	s.addHTTPAPI()
 	// Not part of this stack yet (DESIGN.md §1): the WebSocket API and push
-	// function, EventBridge Scheduler with the schedule function, the media
-	// queue and function, and recharge. Each adds: its name to Functions and
-	// its environment to contract.go, an add* method here (queues through
-	// addQueuePair), its role's grants in addFunctions, and its queue pair to
-	// the alarm loop in addOperations (function alarms follow Functions).
+	// function, EventBridge Scheduler with the schedule function, and
+	// recharge. Each adds: its name to Functions and its environment to
+	// contract.go, an add* method here (queues through addQueuePair), its
+	// role's grants in addFunctions, and its queue pair to the alarm loop in
+	// addOperations (function alarms follow Functions).
 	s.addOperations()
 	s.addOutputs()
 	addNagSuppressions(s)

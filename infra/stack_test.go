@@ -346,7 +346,7 @@ func TestFunctions(t *testing.T) {
 		{"WebhookFunction", 256, 10, map[string]string{
 			EnvBucket: "<Bucket>", EnvInboundQueueURL: "<InboundQueue>", EnvWebhookSecretARN: "<WebhookSecret>",
 		}},
-		{"InboundFunction", 256, 30, map[string]string{EnvTable: "<Table>", EnvBucket: "<Bucket>"}},
+		{"InboundFunction", 256, 30, map[string]string{EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvMediaQueueURL: "<MediaQueue>"}},
 		{"ApiFunction", 512, 15, map[string]string{
 			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvOutboundQueueURL: "<OutboundQueue>",
 			EnvTokenSecretPrefix: "wacrm/Wacrm/tokens/", EnvOrgClaim: "custom:org", EnvGroupsClaim: "cognito:groups",
@@ -354,6 +354,10 @@ func TestFunctions(t *testing.T) {
 		{"SendFunction", 256, 30, map[string]string{
 			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvTokenSecretPrefix: "wacrm/Wacrm/tokens/",
 			EnvGraphBaseURL: "https://graph.facebook.com/v23.0", EnvOutboundQueueURL: "<OutboundQueue>",
+		}},
+		{"MediaFunction", 1024, 60, map[string]string{
+			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvTokenSecretPrefix: "wacrm/Wacrm/tokens/",
+			EnvGraphBaseURL: "https://graph.facebook.com/v23.0", EnvMediaQueueURL: "<MediaQueue>",
 		}},
 	}
 	fns := d.ofType("AWS::Lambda::Function")
@@ -405,13 +409,15 @@ func TestFunctions(t *testing.T) {
 		})
 	}
 
-	// Context overrides reach the environment.
-	send := props(p.one(t, "AWS::Lambda::Function", "SendFunction"))["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if got, want := send[EnvGraphBaseURL], "https://graph.facebook.com/"+prodGraph; got != want {
-		t.Errorf("prod graph base URL: got %v, want %v", got, want)
-	}
-	if got, want := send[EnvTokenSecretPrefix], "wacrm/WacrmProd/tokens/"; got != want {
-		t.Errorf("prod token prefix: got %v, want %v", got, want)
+	// Context overrides reach the environment of every Graph API caller.
+	for _, fn := range []string{"SendFunction", "MediaFunction"} {
+		vars := props(p.one(t, "AWS::Lambda::Function", fn))["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if got, want := vars[EnvGraphBaseURL], "https://graph.facebook.com/"+prodGraph; got != want {
+			t.Errorf("%s: prod graph base URL: got %v, want %v", fn, got, want)
+		}
+		if got, want := vars[EnvTokenSecretPrefix], "wacrm/WacrmProd/tokens/"; got != want {
+			t.Errorf("%s: prod token prefix: got %v, want %v", fn, got, want)
+		}
 	}
 }
 
@@ -422,9 +428,11 @@ func TestQueuesAndEventSources(t *testing.T) {
 		batch           float64
 		window          float64 // seconds; 0 = none
 		maxConcurrency  float64
+		visibility      float64 // seconds: 6 x the consumer's timeout
 	}{
-		{"InboundQueue", "InboundFunction", 10, 1, 10},
-		{"OutboundQueue", "SendFunction", 10, 0, 5},
+		{"InboundQueue", "InboundFunction", 10, 1, 10, 180},
+		{"OutboundQueue", "SendFunction", 10, 0, 5, 180},
+		{"MediaQueue", "MediaFunction", 5, 0, 5, 360},
 	}
 	mappings := d.ofType("AWS::Lambda::EventSourceMapping")
 	if len(mappings) != len(tests) {
@@ -436,8 +444,8 @@ func TestQueuesAndEventSources(t *testing.T) {
 			dlqName := strings.TrimSuffix(tt.queue, "Queue") + "DLQ"
 			dlq := props(d.one(t, "AWS::SQS::Queue", dlqName))
 			consumerTimeout := num(props(d.one(t, "AWS::Lambda::Function", tt.consumer))["Timeout"])
-			if got := num(q["VisibilityTimeout"]); got < 6*consumerTimeout {
-				t.Errorf("visibility timeout %v s < 6 x consumer timeout %v s", got, consumerTimeout)
+			if got := num(q["VisibilityTimeout"]); got < 6*consumerTimeout || got != tt.visibility {
+				t.Errorf("visibility timeout: got %v s, want %v s (at least 6 x consumer timeout %v s)", got, tt.visibility, consumerTimeout)
 			}
 			rp, _ := q["RedrivePolicy"].(map[string]any)
 			if got := num(rp["maxReceiveCount"]); got != 5 {
@@ -831,10 +839,9 @@ func TestLeastPrivilege(t *testing.T) {
 			"secretsmanager:GetSecretValue": {"<WebhookSecret>"},
 			"secretsmanager:DescribeSecret": {"<WebhookSecret>"},
 		}),
-		"InboundFunctionRoleDefaultPolicy": with(with(with(logs("InboundFunction"), tableRW()), consume("<InboundQueue.Arn>")), map[string][]string{
+		"InboundFunctionRoleDefaultPolicy": with(with(with(with(logs("InboundFunction"), tableRW()), consume("<InboundQueue.Arn>")), sendTo("<MediaQueue.Arn>")), map[string][]string{
 			"s3:GetObject":    {"<Bucket.Arn>/claimcheck/*"},
 			"s3:DeleteObject": {"<Bucket.Arn>/claimcheck/*"},
-			"s3:PutObject":    {"<Bucket.Arn>/media/*"},
 		}),
 		"ApiFunctionRoleDefaultPolicy": with(with(with(logs("ApiFunction"), tableRW()), sendTo("<OutboundQueue.Arn>")), map[string][]string{
 			"s3:GetObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*"},
@@ -848,6 +855,10 @@ func TestLeastPrivilege(t *testing.T) {
 			"s3:GetObject":                  {"<Bucket.Arn>/attachments/*"},
 			"secretsmanager:GetSecretValue": {tokens},
 			"secretsmanager:DescribeSecret": {tokens},
+		}),
+		"MediaFunctionRoleDefaultPolicy": with(with(with(with(logs("MediaFunction"), tableRW()), sendTo("<MediaQueue.Arn>")), consume("<MediaQueue.Arn>")), map[string][]string{
+			"s3:PutObject":                  {"<Bucket.Arn>/media/*"},
+			"secretsmanager:GetSecretValue": {tokens},
 		}),
 	}
 
@@ -908,6 +919,8 @@ func TestOperations(t *testing.T) {
 		"OutboundDLQDepthAlarm": "ApproximateNumberOfMessagesVisible [<OutboundDLQ.QueueName>] GreaterThanOrEqualToThreshold 1",
 		"InboundAgeAlarm":       "ApproximateAgeOfOldestMessage [<InboundQueue.QueueName>] GreaterThanOrEqualToThreshold 300",
 		"OutboundAgeAlarm":      "ApproximateAgeOfOldestMessage [<OutboundQueue.QueueName>] GreaterThanOrEqualToThreshold 600",
+		"MediaDLQDepthAlarm":    "ApproximateNumberOfMessagesVisible [<MediaDLQ.QueueName>] GreaterThanOrEqualToThreshold 1",
+		"MediaAgeAlarm":         "ApproximateAgeOfOldestMessage [<MediaQueue.QueueName>] GreaterThanOrEqualToThreshold 900",
 		"Api5xxAlarm":           "5xx [<HttpApi>] GreaterThanOrEqualToThreshold 5",
 		"WebhookErrorsAlarm":    "Errors [<WebhookFunction>] GreaterThanOrEqualToThreshold 1",
 		"WebhookThrottlesAlarm": "Throttles [<WebhookFunction>] GreaterThanOrEqualToThreshold 1",
@@ -917,11 +930,27 @@ func TestOperations(t *testing.T) {
 		"ApiThrottlesAlarm":     "Throttles [<ApiFunction>] GreaterThanOrEqualToThreshold 1",
 		"SendErrorsAlarm":       "Errors [<SendFunction>] GreaterThanOrEqualToThreshold 1",
 		"SendThrottlesAlarm":    "Throttles [<SendFunction>] GreaterThanOrEqualToThreshold 1",
+		"MediaErrorsAlarm":      "Errors [<MediaFunction>] GreaterThanOrEqualToThreshold 1",
+		"MediaThrottlesAlarm":   "Throttles [<MediaFunction>] GreaterThanOrEqualToThreshold 1",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("alarms:\n got %v\nwant %v", got, want)
 	}
 	must(t, "dashboard", func() { d.tmpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(1)) })
+	// The dashboard graphs every queue and every function.
+	body := render(props(d.one(t, "AWS::CloudWatch::Dashboard", "Dashboard"))["DashboardBody"])
+	var graphed []string
+	for id := range d.ofType("AWS::SQS::Queue") {
+		graphed = append(graphed, "<"+id+".QueueName>")
+	}
+	for id := range d.ofType("AWS::Lambda::Function") {
+		graphed = append(graphed, "<"+id+">")
+	}
+	for _, ref := range graphed {
+		if !strings.Contains(body, ref) {
+			t.Errorf("dashboard does not graph %s", ref)
+		}
+	}
 	must(t, "alarm topic TLS only", func() {
 		d.tmpl.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), assertions.Match_ObjectLike(&map[string]any{
 			"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
@@ -1053,6 +1082,7 @@ func TestContractMatchesFunctions(t *testing.T) {
 		{EnvBucket, awsapp.EnvBucket},
 		{EnvInboundQueueURL, awsapp.EnvInboundQueue},
 		{EnvOutboundQueueURL, awsapp.EnvOutboundQueue},
+		{EnvMediaQueueURL, awsapp.EnvMediaQueue},
 		{EnvWebhookSecretARN, awsapp.EnvWebhookSecret},
 		{EnvTokenSecretPrefix, awsapp.EnvTokenPrefix},
 		{EnvGraphBaseURL, awsapp.EnvGraphBaseURL},

@@ -5,9 +5,10 @@
 // scripts/testenv/run.sh), gofakes3 for S3, and httptest servers speaking
 // Secrets Manager's JSON protocol and the Graph API. It runs the chain a
 // customer message takes, webhook -> inbound queue -> inbound -> table ->
-// api -> outbound queue -> send -> Graph API, through the Runtime API
-// harness (scripts/lambdaharness), and logs init time and invoke latency of
-// every function next to the hello baseline.
+// api -> outbound queue -> send -> Graph API, and a customer's image's,
+// webhook -> inbound -> media queue -> media -> Graph API -> S3, through the
+// Runtime API harness (scripts/lambdaharness), and logs init time and
+// invoke latency of every function next to the hello baseline.
 //
 // The package is its test; there is nothing to import.
 //

@@ -2,10 +2,13 @@ package functest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -139,35 +142,66 @@ type graphSend struct {
 	Text          string
 }
 
-// fakeGraph is the WhatsApp Cloud API's send endpoint: it checks the
-// request the way Meta would refuse it (token, product, recipient) and
-// answers with a new wamid.
+// fakeGraph is the WhatsApp Cloud API's send and media endpoints: it
+// checks each request the way Meta would refuse it (token, product,
+// recipient), answers a send with a new wamid, a media id with a download
+// URL on itself, and that URL with the media's bytes.
 type fakeGraph struct {
 	t     *testing.T
 	token string // the only access token it accepts
+	url   string
 
-	mu    sync.Mutex
-	sends []graphSend
+	mu        sync.Mutex
+	sends     []graphSend
+	media     map[string]graphMedia // media id -> file
+	downloads map[string]int        // media id -> times downloaded
 }
 
+// graphMedia is a file a customer sent, held by Meta under a media id.
+type graphMedia struct {
+	mimeType string
+	body     []byte
+}
+
+// downloadPath prefixes the fake's media download URLs (Meta's are on
+// lookaside.fbsbx.com; any URL the media id resolves to must work).
+const downloadPath = "/lookaside/"
+
 func newFakeGraph(t *testing.T, token string) (*fakeGraph, string) {
-	g := &fakeGraph{t: t, token: token}
+	g := &fakeGraph{t: t, token: token, media: map[string]graphMedia{}, downloads: map[string]int{}}
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
+	g.url = srv.URL
 	return g, srv.URL
 }
 
+// addMedia makes a file available under mediaID.
+func (g *fakeGraph) addMedia(mediaID, mimeType string, body []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.media[mediaID] = graphMedia{mimeType: mimeType, body: body}
+}
+
 func (g *fakeGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	pnid, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/messages")
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if token != g.token {
+		g.t.Errorf("graph: %s %s: access token %q, want the integration's token from Secrets Manager", r.Method, r.URL.Path, token)
+		g.fail(w, http.StatusUnauthorized, 190, "Invalid OAuth access token")
+		return
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	if r.Method == http.MethodGet {
+		if id, ok := strings.CutPrefix(r.URL.Path, downloadPath); ok {
+			g.download(w, id)
+		} else {
+			g.mediaInfo(w, path)
+		}
+		return
+	}
+	pnid, ok := strings.CutSuffix(path, "/messages")
 	if r.Method != http.MethodPost || !ok || strings.Contains(pnid, "/") {
 		g.t.Errorf("graph: unexpected request %s %s", r.Method, r.URL.Path)
 		g.fail(w, http.StatusBadRequest, 100, "Unsupported request")
-		return
-	}
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if token != g.token {
-		g.t.Errorf("graph: access token %q, want the integration's token from Secrets Manager", token)
-		g.fail(w, http.StatusUnauthorized, 190, "Invalid OAuth access token")
 		return
 	}
 	var body struct {
@@ -193,6 +227,50 @@ func (g *fakeGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"contacts":          []map[string]string{{"input": body.To, "wa_id": body.To}},
 		"messages":          []map[string]string{{"id": wamidSent(n)}},
 	})
+}
+
+// mediaInfo answers GET /{media-id} as Meta does: a download URL valid for
+// five minutes, the MIME type, the SHA-256 and the size.
+func (g *fakeGraph) mediaInfo(w http.ResponseWriter, id string) {
+	g.mu.Lock()
+	m, ok := g.media[id]
+	g.mu.Unlock()
+	if !ok || strings.Contains(id, "/") {
+		g.t.Errorf("graph: GET of unknown media id %q", id)
+		g.fail(w, http.StatusNotFound, 100, "Unsupported get request. Object with ID '"+id+"' does not exist")
+		return
+	}
+	sum := sha256.Sum256(m.body)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"messaging_product": "whatsapp", "id": id, "mime_type": m.mimeType,
+		"sha256": hex.EncodeToString(sum[:]), "file_size": len(m.body),
+		"url": g.url + downloadPath + id,
+	})
+}
+
+func (g *fakeGraph) download(w http.ResponseWriter, id string) {
+	g.mu.Lock()
+	m, ok := g.media[id]
+	if ok {
+		g.downloads[id]++
+	}
+	g.mu.Unlock()
+	if !ok {
+		g.t.Errorf("graph: download of unknown media %q", id)
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", m.mimeType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(m.body)))
+	_, _ = w.Write(m.body)
+}
+
+// downloaded is how many times the media id's file was downloaded.
+func (g *fakeGraph) downloaded(mediaID string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.downloads[mediaID]
 }
 
 func (g *fakeGraph) fail(w http.ResponseWriter, status, code int, msg string) {
@@ -252,6 +330,17 @@ func (f *fakeS3) get(t *testing.T, bucket, key string) []byte {
 		t.Fatalf("s3: read %s: %v", key, err)
 	}
 	return b
+}
+
+// lookup is the object at key, if there is one.
+func (f *fakeS3) lookup(bucket, key string) ([]byte, bool) {
+	obj, err := f.backend.GetObject(bucket, key, nil)
+	if err != nil {
+		return nil, false
+	}
+	defer obj.Contents.Close()
+	b, err := io.ReadAll(obj.Contents)
+	return b, err == nil
 }
 
 func (f *fakeS3) put(t *testing.T, bucket, key string, body []byte) {

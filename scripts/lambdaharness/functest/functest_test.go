@@ -3,10 +3,15 @@ package functest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -92,8 +97,8 @@ var functions = []function{
 	},
 	{
 		name:     "inbound",
-		env:      []string{awsapp.EnvBucket, awsapp.EnvTable},
-		required: []string{awsapp.EnvBucket, awsapp.EnvTable},
+		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvMediaQueue},
+		required: []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvMediaQueue},
 	},
 	{
 		name:     "api",
@@ -104,6 +109,11 @@ var functions = []function{
 		name:     "send",
 		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvTokenPrefix, awsapp.EnvGraphBaseURL, awsapp.EnvOutboundQueue},
 		required: []string{awsapp.EnvTable, awsapp.EnvTokenPrefix, awsapp.EnvOutboundQueue},
+	},
+	{
+		name:     "media",
+		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvTokenPrefix, awsapp.EnvGraphBaseURL, awsapp.EnvMediaQueue},
+		required: []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvTokenPrefix, awsapp.EnvMediaQueue},
 	},
 }
 
@@ -272,7 +282,7 @@ type stack struct {
 	bins    map[string]string
 	store   *storage.Store
 	sqs     *awssqs.Client
-	queues  map[string]queueRef // "inbound", "outbound"
+	queues  map[string]queueRef // "inbound", "outbound", "media"
 	s3      *fakeS3
 	secrets *fakeSecrets
 	graph   *fakeGraph
@@ -315,7 +325,7 @@ func newStack(t *testing.T) *stack {
 	s.store = storage.New(dynamo.New(ddb, tableName))
 
 	suffix := fmt.Sprintf("%08x", rand.Uint32())
-	for _, name := range []string{"inbound", "outbound"} {
+	for _, name := range []string{"inbound", "outbound", "media"} {
 		url, dlq, err := sqs.CreateQueueWithDLQ(ctx, sqsc, "functest-"+name+"-"+suffix, 3, 30*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -352,6 +362,7 @@ func newStack(t *testing.T) *stack {
 		awsapp.EnvBucket:        bucket,
 		awsapp.EnvInboundQueue:  s.queues["inbound"].url,
 		awsapp.EnvOutboundQueue: s.queues["outbound"].url,
+		awsapp.EnvMediaQueue:    s.queues["media"].url,
 		awsapp.EnvWebhookSecret: webhookSecretARN,
 		awsapp.EnvTokenPrefix:   tokenPrefix,
 		awsapp.EnvGraphBaseURL:  graphURL,
@@ -578,6 +589,58 @@ func TestFunctions(t *testing.T) {
 	}
 	s.delete(t, "outbound", jobs...)
 	s.checkSent(t, conv.ID, n)
+
+	// Media: a customer's image goes webhook -> inbound, which enqueues a
+	// media job; media copies the file from the Graph API, with the
+	// integration's token, to S3 at media/<org>/<conversationId>/<messageId>.
+	img := jpegFile(t)
+	var imagePosts [][]byte
+	mediaIDs := map[string]string{} // wamid -> media id
+	for i := range n {
+		wamid, mediaID := fmt.Sprintf("wamid.functest.image.%03d", i), fmt.Sprintf("2000000000%06d", i)
+		s.graph.addMedia(mediaID, "image/jpeg", img)
+		body := imageBody(t, wamid, mediaID, s.graph.url+downloadPath+mediaID, img, time.Now())
+		imagePosts = append(imagePosts, postEvent(t, post, body, whatsapp.Sign([]byte(appSecret), body)))
+		mediaIDs[wamid] = mediaID
+	}
+	for i, inv := range s.invoke(t, "webhook", imagePosts) {
+		if r := httpResponse(t, inv); r.StatusCode != http.StatusOK {
+			t.Fatalf("image post %d: %d %s", i, r.StatusCode, r.Body)
+		}
+	}
+	received = s.receive(t, "inbound", n)
+	batches = nil
+	for _, m := range received {
+		batches = append(batches, s.sqsEvent("inbound", m))
+	}
+	for i, inv := range s.invoke(t, "inbound", batches) {
+		if r := sqsResponse(t, inv); len(r.BatchItemFailures) != 0 {
+			t.Fatalf("inbound image %d: batch failures %+v", i, r.BatchItemFailures)
+		}
+	}
+	s.delete(t, "inbound", received...)
+	mediaJobs := s.receive(t, "media", n)
+	var mediaEvents [][]byte
+	for _, m := range mediaJobs {
+		mediaEvents = append(mediaEvents, s.sqsEvent("media", m))
+	}
+	label := fmt.Sprintf("media: 1 image job (%d B) -> Graph API -> S3", len(img))
+	for i, inv := range s.measure(t, label, "media", mediaEvents) {
+		if r := sqsResponse(t, inv); len(r.BatchItemFailures) != 0 {
+			t.Fatalf("media %d: batch failures %+v", i, r.BatchItemFailures)
+		}
+	}
+	s.delete(t, "media", mediaJobs...)
+	for wamid, mediaID := range mediaIDs {
+		key := "media/" + org + "/" + conv.ID + "/" + wamid
+		if got, ok := s.s3.lookup(bucket, key); !ok || !bytes.Equal(got, img) {
+			t.Errorf("S3 %s: %d bytes (exists %v), want the %d-byte image of media %s", key, len(got), ok, len(img), mediaID)
+		}
+		if got := s.graph.downloaded(mediaID); got != 1 {
+			t.Errorf("media %s downloaded %d times, want once", mediaID, got)
+		}
+	}
+	s.checkPathStyle(t)
 
 	// events/sqs/inbound-batch.json: a message, a claim-checked one (its
 	// blob put where the pointer says) and a body that is not a webhook,
@@ -884,6 +947,44 @@ func wrongVerifyToken(t *testing.T, handshake []byte) []byte {
 		ev.QueryStringParameters[k] = q.Get(k)
 	}
 	return encode(t, ev)
+}
+
+// imageBody is events/whatsapp/message_image.json as Meta posts it, sent at
+// now with message id wamid, naming file under mediaID, with its download
+// URL and checksum. The rest stays byte for byte.
+func imageBody(t *testing.T, wamid, mediaID, downloadURL string, file []byte, now time.Time) []byte {
+	t.Helper()
+	body := compactEvent(t, "whatsapp/message_image.json")
+	n, err := whatsapp.Parse(body)
+	if err != nil || len(n.Entry) == 0 || len(n.Entry[0].Changes) == 0 || len(n.Entry[0].Changes[0].Value.Messages) != 1 ||
+		n.Entry[0].Changes[0].Value.Messages[0].Image == nil {
+		t.Fatalf("events/whatsapp/message_image.json: want a body with one image message (err %v)", err)
+	}
+	m := n.Entry[0].Changes[0].Value.Messages[0]
+	sum := sha256.Sum256(file)
+	body = replaceOnce(t, body, `"id":"`+m.ID+`"`, `"id":"`+wamid+`"`)
+	body = replaceOnce(t, body, `"timestamp":"`+m.Timestamp+`"`, `"timestamp":"`+strconv.FormatInt(now.Unix(), 10)+`"`)
+	body = replaceOnce(t, body, `"id":"`+m.Image.ID+`"`, `"id":"`+mediaID+`"`)
+	body = replaceOnce(t, body, `"sha256":"`+m.Image.SHA256+`"`, `"sha256":"`+hex.EncodeToString(sum[:])+`"`)
+	// Meta escapes "/" in the URL; the sample keeps its escapes.
+	escaped := strings.ReplaceAll(m.Image.URL, "/", `\/`)
+	return replaceOnce(t, body, `"url":"`+escaped+`"`, `"url":"`+downloadURL+`"`)
+}
+
+// jpegFile is a small real JPEG, what a customer's photo is.
+func jpegFile(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for x := range 64 {
+		for y := range 48 {
+			img.Set(x, y, color.RGBA{R: uint8(x * 4), G: uint8(y * 5), B: 128, A: 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // checkListEvent checks the committed event is the seeded org's user's.
