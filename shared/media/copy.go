@@ -20,7 +20,6 @@ import (
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
-	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/whatsapp"
@@ -61,7 +60,7 @@ const (
 	// so a dead-lettered job can still be redriven).
 	DefaultMaxAttempts = 10
 	// DefaultBackoffBase is the delay after the first throttled attempt;
-	// it doubles with each attempt, capped at outbox.MaxBackoff.
+	// it doubles with each attempt, capped at queue.MaxDelay.
 	DefaultBackoffBase = 2 * time.Second
 )
 
@@ -235,12 +234,12 @@ func (c *Copier) graphFailure(ctx context.Context, log *slog.Logger, job Job, er
 	switch {
 	case !isGraph:
 		return err // no answer from WhatsApp: the queue retries
-	case throttled(ge):
+	case ge.Throttled():
 		c.Counts.Throttled.Add(1)
 		if job.Attempt >= c.maxAttempts() {
 			return fmt.Errorf("still throttled after %d attempts: %w", job.Attempt, err)
 		}
-		delay := outbox.Backoff(job.Attempt, c.backoffBase())
+		delay := queue.Backoff(job.Attempt, c.backoffBase())
 		log.InfoContext(ctx, "throttled by WhatsApp; trying later", "code", ge.Code, "delay", delay)
 		job.Attempt++
 		if err := c.Queue.Send(ctx, queue.Outgoing{Body: job.Encode(), Delay: delay}); err != nil {
@@ -277,15 +276,6 @@ func (c *Copier) refuse(ctx context.Context, log *slog.Logger, job Job, reason s
 	c.Counts.Refused.Add(1)
 	log.WarnContext(ctx, "media not copied", "reason", reason, "metric", "media_refused")
 	return nil
-}
-
-// throttled reports Graph's rate-limit answers.
-func throttled(ge *whatsapp.GraphError) bool {
-	switch ge.Code {
-	case whatsapp.ErrCodeAppRateLimit, whatsapp.ErrCodeWABARateLimit, whatsapp.ErrCodeThroughput, whatsapp.ErrCodePairRateLimit:
-		return true
-	}
-	return ge.Status == http.StatusTooManyRequests && ge.Code == 0
 }
 
 // checksumMatches compares body with the sha256 WhatsApp gave, in hex or

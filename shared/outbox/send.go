@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http/httptrace"
 	"sync/atomic"
 	"time"
@@ -53,10 +52,8 @@ const (
 	// is tried before it is failed.
 	DefaultMaxAttempts = 8
 	// DefaultBackoffBase is the delay after the first throttled attempt;
-	// it doubles with each attempt, capped at MaxBackoff.
+	// it doubles with each attempt, capped at queue.MaxDelay.
 	DefaultBackoffBase = 2 * time.Second
-	// MaxBackoff is the longest delay a queue takes (SQS: 15 minutes).
-	MaxBackoff = 15 * time.Minute
 	// DefaultSendTimeout bounds one Graph call.
 	DefaultSendTimeout = 20 * time.Second
 	// DefaultLease is how long an attempt is taken to be alive. It must
@@ -223,7 +220,7 @@ func (d *Dispatcher) handleSendError(ctx context.Context, log *slog.Logger, job 
 		return d.transient(ctx, log, job, qm, attempt, sendErr)
 	case ge.Code == whatsapp.ErrCodeWindowClosed:
 		return d.fail(ctx, log, job, graphReason(ge, "Window closed", ReasonWindowClosed))
-	case throttled(ge):
+	case ge.Throttled():
 		d.Counts.Throttled.Add(1)
 		if job.Attempt >= d.maxAttempts() {
 			return d.fail(ctx, log, job, graphReason(ge, "Rate limited", ReasonRateLimited))
@@ -231,7 +228,7 @@ func (d *Dispatcher) handleSendError(ctx context.Context, log *slog.Logger, job 
 		if err := d.release(ctx, job, attempt); err != nil {
 			return err
 		}
-		delay := Backoff(job.Attempt, d.backoffBase())
+		delay := queue.Backoff(job.Attempt, d.backoffBase())
 		log.InfoContext(ctx, "throttled by WhatsApp; trying later", "code", ge.Code, "delay", delay)
 		return d.requeue(ctx, job, job.Attempt+1, delay)
 	case ge.Retryable():
@@ -372,31 +369,10 @@ func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, job Job, reason
 
 func (d *Dispatcher) requeue(ctx context.Context, job Job, attempt int, delay time.Duration) error {
 	job.Attempt = attempt
-	if err := d.Queue.Send(ctx, queue.Outgoing{Body: job.Encode(), Delay: min(max(delay, 0), MaxBackoff)}); err != nil {
+	if err := d.Queue.Send(ctx, queue.Outgoing{Body: job.Encode(), Delay: min(max(delay, 0), queue.MaxDelay)}); err != nil {
 		return fmt.Errorf("requeue job: %w", err)
 	}
 	return nil
-}
-
-// Backoff is the delay before attempt+1 after attempt was throttled: base
-// doubled per attempt, capped at MaxBackoff, plus up to a quarter of
-// jitter so jobs throttled together do not come back together.
-func Backoff(attempt int, base time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < MaxBackoff; i++ {
-		d *= 2
-	}
-	d += rand.N(d/4 + 1)
-	return min(d, MaxBackoff)
-}
-
-// throttled reports Graph's rate-limit answers.
-func throttled(ge *whatsapp.GraphError) bool {
-	switch ge.Code {
-	case whatsapp.ErrCodeThroughput, whatsapp.ErrCodePairRateLimit, whatsapp.ErrCodeAppRateLimit, whatsapp.ErrCodeWABARateLimit:
-		return true
-	}
-	return ge.Status == 429 && ge.Code == 0
 }
 
 func done(m *inbox.Message) bool { return m.WAMID != "" || m.Status != inbox.StatusQueued }

@@ -648,19 +648,6 @@ func TestDecodeJob(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	base := 2 * time.Second
-	for attempt, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 5: 32 * time.Second, 8: 256 * time.Second, 20: outbox.MaxBackoff} {
-		for range 20 {
-			got := outbox.Backoff(attempt, base)
-			hi := min(want+want/4, outbox.MaxBackoff)
-			if got < min(want, outbox.MaxBackoff) || got > hi {
-				t.Fatalf("Backoff(%d) = %v, want %v..%v", attempt, got, want, hi)
-			}
-		}
-	}
-}
-
 func TestUnprocessableJobIsDropped(t *testing.T) {
 	r := newRig(t)
 	if failed := r.dispatch(queue.Message{ID: "bad", Body: []byte("not a job"), ReceiveCount: 1}); len(failed) != 0 {

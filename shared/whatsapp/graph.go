@@ -499,3 +499,14 @@ func truncate(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// Throttled reports a rate-limit answer: the same request may succeed
+// later, after a backoff (throughput, pair rate, app and WABA rate limits,
+// or a bare 429).
+func (e *GraphError) Throttled() bool {
+	switch e.Code {
+	case ErrCodeThroughput, ErrCodePairRateLimit, ErrCodeAppRateLimit, ErrCodeWABARateLimit:
+		return true
+	}
+	return e.Status == 429 && e.Code == 0
+}

@@ -293,3 +293,24 @@ func TestDownload(t *testing.T) {
 		t.Errorf("Download with a bad token = %v", err)
 	}
 }
+
+func TestGraphErrorThrottled(t *testing.T) {
+	tests := []struct {
+		err  GraphError
+		want bool
+	}{
+		{GraphError{Status: 400, Code: ErrCodeThroughput}, true},
+		{GraphError{Status: 400, Code: ErrCodePairRateLimit}, true},
+		{GraphError{Status: 400, Code: ErrCodeAppRateLimit}, true},
+		{GraphError{Status: 400, Code: ErrCodeWABARateLimit}, true},
+		{GraphError{Status: 429}, true},
+		{GraphError{Status: 400, Code: ErrCodeWindowClosed}, false},
+		{GraphError{Status: 500, Code: 131000}, false},
+		{GraphError{Status: 401, Code: 190}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Throttled(); got != tt.want {
+			t.Errorf("%+v.Throttled() = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
