@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -13,17 +12,15 @@ import (
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/aws/awsapp"
 	"github.com/wacrm/wacrm/shared/aws/lambdasqs"
-	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
 func main() {
 	ctx := context.Background()
 	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvBucket, awsapp.EnvTokenPrefix, awsapp.EnvMediaQueue)
-	graphURL := env.Optional(awsapp.EnvGraphBaseURL, awsapp.DefaultGraphURL)
 	adapters := clients.Adapters(env, log)
 	// The timeout covers the download body too: a 100 MB document must fit,
 	// and one stuck download must end before the function's 60 s do.
-	adapters.Graph = &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 45 * time.Second}}
+	adapters.Graph = awsapp.Graph(env, 45*time.Second)
 	a := app.New(adapters)
 	lambda.Start(lambdasqs.Handler(a.MediaHandler()))
 }

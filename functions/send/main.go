@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -12,16 +11,14 @@ import (
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/aws/awsapp"
 	"github.com/wacrm/wacrm/shared/aws/lambdasqs"
-	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
 func main() {
 	ctx := context.Background()
 	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix)
 	env.Optional(awsapp.EnvBucket, "")
-	graphURL := env.Optional(awsapp.EnvGraphBaseURL, awsapp.DefaultGraphURL)
 	adapters := clients.Adapters(env, log)
-	adapters.Graph = &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	adapters.Graph = awsapp.Graph(env, 30*time.Second)
 	a := app.New(adapters)
 	lambda.Start(lambdasqs.Handler(a.OutboundHandler()))
 }

@@ -4,6 +4,8 @@
 package awsapp
 
 import (
+	"net/http"
+	"time"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +27,7 @@ import (
 	"github.com/wacrm/wacrm/shared/aws/s3blob"
 	"github.com/wacrm/wacrm/shared/aws/secretsmanager"
 	"github.com/wacrm/wacrm/shared/aws/sqs"
+	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
 // Environment variable names, shared with the CDK stack.
@@ -115,6 +118,15 @@ func (c *Clients) Adapters(env Env, log *slog.Logger) app.Adapters {
 		a.Secrets = secretsmanager.New(c.Secrets, prefix)
 	}
 	return a
+}
+
+// Graph returns the Graph API client at WACRM_GRAPH_BASE_URL (default
+// DefaultGraphURL) whose calls, bodies included, end within timeout.
+func Graph(env Env, timeout time.Duration) *whatsapp.GraphClient {
+	return &whatsapp.GraphClient{
+		BaseURL: env.Optional(EnvGraphBaseURL, DefaultGraphURL),
+		HTTP:    &http.Client{Timeout: timeout},
+	}
 }
 
 // WebhookSecret is the Meta app secret and verify token, kept in one secret.
