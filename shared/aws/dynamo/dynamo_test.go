@@ -1,66 +1,32 @@
-package dynamo
+package dynamo_test
 
 import (
-	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/wacrm/wacrm/shared/aws/dynamo"
+	"github.com/wacrm/wacrm/shared/aws/dynamo/dynamotest"
 	"github.com/wacrm/wacrm/shared/table"
 	"github.com/wacrm/wacrm/shared/table/tabletest"
 )
 
-// localClient returns a client for DynamoDB Local (scripts/testenv/dynamodb.sh).
-func localClient(t testing.TB) *dynamodb.Client {
-	t.Helper()
-	endpoint := os.Getenv("WACRM_TEST_DYNAMODB_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("WACRM_REQUIRE_SERVERS") == "1" {
-			t.Fatal("WACRM_TEST_DYNAMODB_ENDPOINT is not set (run through scripts/testenv/run.sh)")
-		}
-		t.Skip("WACRM_TEST_DYNAMODB_ENDPOINT not set; run through scripts/testenv/run.sh")
-	}
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})
-}
-
-// newLocalTable creates a fresh table and deletes it after the test.
-func newLocalTable(t testing.TB, client *dynamodb.Client) string {
-	t.Helper()
-	name := fmt.Sprintf("wacrm-test-%08x", rand.Uint32())
-	if err := CreateTable(context.Background(), client, name); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &name}); err != nil {
-			t.Errorf("delete table %s: %v", name, err)
-		}
-	})
-	return name
-}
-
 func TestContract(t *testing.T) {
-	client := localClient(t)
+	client := dynamotest.Client(t)
 	tabletest.Run(t, func(t *testing.T) table.Table {
-		return New(client, newLocalTable(t, client))
+		return dynamo.New(client, dynamotest.CreateTable(t, client))
 	})
 }
 
 func TestCreateTable(t *testing.T) {
-	client := localClient(t)
-	name := newLocalTable(t, client)
+	client := dynamotest.Client(t)
+	name := dynamotest.CreateTable(t, client)
 	// A second call keeps the table and finds TTL enabled.
-	if err := CreateTable(t.Context(), client, name); err != nil {
+	if err := dynamo.CreateTable(t.Context(), client, name); err != nil {
 		t.Fatalf("create existing table: %v", err)
 	}
 	desc, err := client.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: &name})
@@ -116,9 +82,9 @@ func (m *capacityMeter) take() float64 {
 // TestQueryCostFollowsPage: reading a page costs the same from a partition
 // of 1,000 items as from one of 50, and far less than reading all 1,000.
 func TestQueryCostFollowsPage(t *testing.T) {
-	client := localClient(t)
+	client := dynamotest.Client(t)
 	var meter capacityMeter
-	tb := New(client, newLocalTable(t, client), WithCapacity(meter.add))
+	tb := dynamo.New(client, dynamotest.CreateTable(t, client), dynamo.WithCapacity(meter.add))
 	body := string(make([]byte, 200)) // ~250-byte items
 	fill := func(pk string, n int) {
 		for start := 0; start < n; start += table.MaxWriteOps {
@@ -167,8 +133,8 @@ func TestQueryCostFollowsPage(t *testing.T) {
 }
 
 func BenchmarkDynamoLocalWrite(b *testing.B) {
-	client := localClient(b)
-	tb := New(client, newLocalTable(b, client))
+	client := dynamotest.Client(b)
+	tb := dynamo.New(client, dynamotest.CreateTable(b, client))
 	i := 0
 	for b.Loop() {
 		i++
@@ -183,8 +149,8 @@ func BenchmarkDynamoLocalWrite(b *testing.B) {
 }
 
 func BenchmarkDynamoLocalQuery(b *testing.B) {
-	client := localClient(b)
-	tb := New(client, newLocalTable(b, client))
+	client := dynamotest.Client(b)
+	tb := dynamo.New(client, dynamotest.CreateTable(b, client))
 	ops := make([]table.Op, 0, 100)
 	for i := range 1000 {
 		ops = append(ops, table.Op{Put: &filler{Keys: table.Keys{PK: "p", SK: fmt.Sprintf("%06d", i)}, Body: "hello world"}})

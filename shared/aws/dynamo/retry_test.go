@@ -1,4 +1,4 @@
-package dynamo
+package dynamo_test
 
 import (
 	"errors"
@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/wacrm/wacrm/shared/aws/dynamo"
+	"github.com/wacrm/wacrm/shared/aws/dynamo/dynamotest"
 	"github.com/wacrm/wacrm/shared/table"
 )
 
@@ -54,8 +56,8 @@ const (
 )
 
 func TestWriteRetriesConflicts(t *testing.T) {
-	base := localClient(t)
-	name := newLocalTable(t, base)
+	base := dynamotest.Client(t)
+	name := dynamotest.CreateTable(t, base)
 	cases := []struct {
 		name      string
 		operation string
@@ -78,7 +80,7 @@ func TestWriteRetriesConflicts(t *testing.T) {
 			Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 			HTTPClient:   &http.Client{Transport: inj},
 		})
-		tb := New(client, name, WithConflictAttempts(3))
+		tb := dynamo.New(client, name, dynamo.WithConflictAttempts(3))
 		pk := "retry" + string(rune('a'+i))
 		var ops []table.Op
 		for j := range c.ops {
@@ -92,7 +94,7 @@ func TestWriteRetriesConflicts(t *testing.T) {
 			t.Errorf("%s: %d conflicting attempts, want %d", c.name, inj.injected, c.wantTries)
 		}
 		var got []filler
-		if _, err := New(base, name).Query(t.Context(), table.Query{PK: pk}, &got); err != nil {
+		if _, err := dynamo.New(base, name).Query(t.Context(), table.Query{PK: pk}, &got); err != nil {
 			t.Fatalf("query: %v", err)
 		}
 		if want := map[bool]int{true: c.ops, false: 0}[c.wantErr == nil]; len(got) != want {

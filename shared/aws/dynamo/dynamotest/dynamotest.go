@@ -39,12 +39,21 @@ func Client(t testing.TB) *dynamodb.Client {
 func NewTable(t testing.TB, opts ...dynamo.Option) *dynamo.Table {
 	t.Helper()
 	client := Client(t)
+	return dynamo.New(client, CreateTable(t, client), opts...)
+}
+
+// CreateTable creates a fresh, uniquely named table with client, deletes it
+// when the test ends, and returns its name.
+func CreateTable(t testing.TB, client *dynamodb.Client) string {
+	t.Helper()
 	name := fmt.Sprintf("wacrm-test-%08x", rand.Uint32())
 	if err := dynamo.CreateTable(context.Background(), client, name); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
 	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+		if _, err := client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+			t.Errorf("delete table %s: %v", name, err)
+		}
 	})
-	return dynamo.New(client, name, opts...)
+	return name
 }
