@@ -87,6 +87,23 @@ type commonFlags struct {
 	stackPath, webhook, simulator, appSecret, verifyToken, phoneNumberID string
 }
 
+// newFlags returns a command's flag set with the common flags registered.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := &commonFlags{}
+	cf.register(fs)
+	return fs, cf
+}
+
+// parse parses a command's arguments and resolves the common flags into e.
+func (c *commonFlags) parse(fs *flag.FlagSet, args []string, e *env) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return c.resolve(e)
+}
+
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.stackPath, "stack", "", "path of stack.json (default: .wacrm/stack.json here or above)")
 	fs.StringVar(&c.webhook, "webhook", "", "webhook URL (overrides webhookURL)")
@@ -242,16 +259,10 @@ func (s *sendFlags) inbound(now time.Time) (metasim.Inbound, error) {
 }
 
 func cmdSend(ctx context.Context, e *env, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
+	fs, cf := newFlags("send", stderr)
 	var sf sendFlags
-	cf.register(fs)
 	sf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cf.resolve(e); err != nil {
+	if err := cf.parse(fs, args, e); err != nil {
 		return err
 	}
 	in, err := sf.inbound(time.Now())
@@ -340,16 +351,10 @@ func (e *env) do(req *http.Request, out any) error {
 }
 
 func cmdStatus(ctx context.Context, e *env, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs, cf := newFlags("status", stderr)
 	id := fs.String("id", "", "wamid of the business's message")
 	status := fs.String("status", "read", "sent, delivered, read, failed, ...")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cf.resolve(e); err != nil {
+	if err := cf.parse(fs, args, e); err != nil {
 		return err
 	}
 	return e.status(ctx, *id, *status)
@@ -367,14 +372,8 @@ func (e *env) status(ctx context.Context, id, status string) error {
 }
 
 func cmdHandshake(ctx context.Context, e *env, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("handshake", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cf.resolve(e); err != nil {
+	fs, cf := newFlags("handshake", stderr)
+	if err := cf.parse(fs, args, e); err != nil {
 		return err
 	}
 	return e.handshake(ctx)
@@ -392,16 +391,10 @@ func (e *env) handshake(ctx context.Context) error {
 }
 
 func cmdOutbox(ctx context.Context, e *env, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs, cf := newFlags("outbox", stderr)
 	to := fs.String("to", "", "customer (phone number or business-scoped user id)")
 	asJSON := fs.Bool("json", false, "print the raw JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cf.resolve(e); err != nil {
+	if err := cf.parse(fs, args, e); err != nil {
 		return err
 	}
 	msgs, err := e.outbox(ctx, *to)
@@ -454,16 +447,10 @@ func (e *env) outbox(ctx context.Context, to string) ([]metasim.SentMessage, err
 }
 
 func cmdFail(ctx context.Context, e *env, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("fail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs, cf := newFlags("fail", stderr)
 	code := fs.Int("code", whatsapp.ErrCodeThroughput, "Graph error code for the next sends")
 	count := fs.Int("count", 1, "how many sends fail")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cf.resolve(e); err != nil {
+	if err := cf.parse(fs, args, e); err != nil {
 		return err
 	}
 	return e.fail(ctx, *code, *count)
@@ -493,18 +480,12 @@ type action struct {
 }
 
 func cmdScript(ctx context.Context, e *env, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("script", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	fs, cf := newFlags("script", stderr)
+	if err := cf.parse(fs, args, e); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return errors.New("script: want one FILE")
-	}
-	if err := cf.resolve(e); err != nil {
-		return err
 	}
 	path := fs.Arg(0)
 	b, err := os.ReadFile(path)
@@ -625,10 +606,7 @@ func parseDurationOr(s string, def time.Duration) (time.Duration, error) {
 }
 
 func cmdServe(ctx context.Context, e *env, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fs)
+	fs, cf := newFlags("serve", stderr)
 	addr := fs.String("addr", "127.0.0.1:8089", "listen address")
 	token := fs.String("token", metasim.DefaultAccessToken, "access token the Graph API accepts for the phone number")
 	display := fs.String("display-phone", metasim.DefaultDisplayPhoneNumber, "business display phone number")
@@ -637,10 +615,7 @@ func cmdServe(ctx context.Context, e *env, args []string, stderr io.Writer) erro
 	statuses := fs.String("statuses", "sent,delivered,read", "statuses posted after each send (empty: none)")
 	delay := fs.Duration("status-delay", 500*time.Millisecond, "delay before each status")
 	failedStatus := fs.Bool("window-failed-status", false, "report a closed window as a failed status instead of a 131047 answer")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cf.resolve(e); err != nil {
+	if err := cf.parse(fs, args, e); err != nil {
 		return err
 	}
 	pnid := orDefault(e.stack.PhoneNumberID, metasim.DefaultPhoneNumberID)
