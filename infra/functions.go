@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -118,12 +119,7 @@ func (s *stackParts) addFunctions() {
 	inbound.g.objects([]string{"s3:GetObject", "s3:DeleteObject"}, PrefixClaimCheck)
 	// A message with media becomes a media job; the media function copies it.
 	s.media.queue.GrantSendMessages(inbound.g.role)
-	inbound.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.inbound.queue, &awslambdaeventsources.SqsEventSourceProps{
-		BatchSize:               jsii.Number(inboundBatchSize),
-		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(inboundWindowS)),
-		ReportBatchItemFailures: jsii.Bool(true),
-		MaxConcurrency:          jsii.Number(inboundMaxConc),
-	}))
+	inbound.consume(s.inbound.queue, inboundBatchSize, inboundWindowS, inboundMaxConc)
 
 	api := s.function(fnSpec{
 		name: FnAPI, construct: "ApiFunction", memoryMB: apiMemoryMB, timeoutS: apiTimeoutS,
@@ -157,11 +153,7 @@ func (s *stackParts) addFunctions() {
 	send.g.tokenSecrets("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 	// It re-enqueues with a delay to back off when Meta rate-limits.
 	s.outbound.queue.GrantSendMessages(send.g.role)
-	send.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.outbound.queue, &awslambdaeventsources.SqsEventSourceProps{
-		BatchSize:               jsii.Number(sendBatchSize),
-		ReportBatchItemFailures: jsii.Bool(true),
-		MaxConcurrency:          jsii.Number(sendMaxConc),
-	}))
+	send.consume(s.outbound.queue, sendBatchSize, 0, sendMaxConc)
 
 	media := s.function(fnSpec{
 		name: FnMedia, construct: "MediaFunction", memoryMB: mediaMemoryMB, timeoutS: mediaTimeoutS,
@@ -178,11 +170,7 @@ func (s *stackParts) addFunctions() {
 	media.g.tokenSecrets("secretsmanager:GetSecretValue")
 	// It re-enqueues with a delay to back off when Meta rate-limits.
 	s.media.queue.GrantSendMessages(media.g.role)
-	media.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.media.queue, &awslambdaeventsources.SqsEventSourceProps{
-		BatchSize:               jsii.Number(mediaBatchSize),
-		ReportBatchItemFailures: jsii.Bool(true),
-		MaxConcurrency:          jsii.Number(mediaMaxConc),
-	}))
+	media.consume(s.media.queue, mediaBatchSize, 0, mediaMaxConc)
 
 	for _, f := range []deployedFn{webhook, inbound, api, send, media} {
 		s.roleWilds = append(s.roleWilds, f.g)
@@ -192,6 +180,21 @@ func (s *stackParts) addFunctions() {
 type deployedFn struct {
 	fn awslambda.Function
 	g  *grants
+}
+
+// consume makes f the consumer of q. Every consumer reports per-message
+// failures, so one bad message is retried alone, not with its batch.
+// windowS 0 means no batching window.
+func (f deployedFn) consume(q awssqs.IQueue, batchSize, windowS, maxConcurrency float64) {
+	props := &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(batchSize),
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxConcurrency:          jsii.Number(maxConcurrency),
+	}
+	if windowS > 0 {
+		props.MaxBatchingWindow = awscdk.Duration_Seconds(jsii.Number(windowS))
+	}
+	f.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(q, props))
 }
 
 // function creates a function with its own role and log group. The role
