@@ -27,7 +27,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -37,6 +36,7 @@ import (
 	"github.com/wacrm/wacrm/shared/aws/dynamo"
 	"github.com/wacrm/wacrm/shared/aws/dynamo/dynamotest"
 	"github.com/wacrm/wacrm/shared/aws/sqs"
+	"github.com/wacrm/wacrm/shared/aws/sqs/sqstest"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/queue"
@@ -293,26 +293,11 @@ type stack struct {
 
 type queueRef struct{ url, arn string }
 
-func sqsClient(t *testing.T) *awssqs.Client {
-	t.Helper()
-	endpoint := os.Getenv("WACRM_TEST_SQS_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("WACRM_REQUIRE_SERVERS") == "1" {
-			t.Fatal("WACRM_TEST_SQS_ENDPOINT is not set (run through scripts/testenv/run.sh)")
-		}
-		t.Skip("WACRM_TEST_SQS_ENDPOINT is not set; run through scripts/testenv/run.sh (make test)")
-	}
-	return awssqs.New(awssqs.Options{
-		Region: region, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretKey, ""),
-	})
-}
-
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := context.Background()
 	ddb := dynamotest.Client(t)
-	sqsc := sqsClient(t)
+	sqsc := sqstest.Client(t)
 	s := &stack{ctx: ctx, bins: bootstraps(t), sqs: sqsc, queues: map[string]queueRef{}}
 
 	tableName := fmt.Sprintf("wacrm-functest-%08x", rand.Uint32())

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,23 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	wsqs "github.com/wacrm/wacrm/shared/aws/sqs"
+	"github.com/wacrm/wacrm/shared/aws/sqs/sqstest"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/queue/queuetest"
 )
-
-// testClient returns a client for the SQS stand-in started by
-// scripts/testenv/sqs.sh (fauxqs), or skips the test without one.
-func testClient(t *testing.T) *sqs.Client {
-	t.Helper()
-	endpoint := os.Getenv("WACRM_TEST_SQS_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("WACRM_REQUIRE_SERVERS") == "1" {
-			t.Fatal("WACRM_TEST_SQS_ENDPOINT is not set (run through scripts/testenv/run.sh)")
-		}
-		t.Skip("WACRM_TEST_SQS_ENDPOINT is not set; run through scripts/testenv/run.sh")
-	}
-	return newClient(endpoint)
-}
 
 func newClient(endpoint string) *sqs.Client {
 	return sqs.New(sqs.Options{
@@ -70,7 +56,7 @@ func newQueue(t *testing.T, client *sqs.Client, maxReceive int, visibility time.
 }
 
 func TestContract(t *testing.T) {
-	client := testClient(t)
+	client := sqstest.Client(t)
 	const visibility, maxReceive = time.Second, 3
 	queuetest.Run(t, func(t *testing.T) queuetest.Harness {
 		url, dlqURL := newQueue(t, client, maxReceive, visibility)
@@ -118,7 +104,7 @@ func drain(ctx context.Context, client *sqs.Client, url string) ([]queue.Message
 // ChangeMessageVisibilityBatch path: with RetryDelay 0 a failed message is
 // back long before the 10 s visibility timeout.
 func TestRetryDelayMakesFailuresVisibleSooner(t *testing.T) {
-	client := testClient(t)
+	client := sqstest.Client(t)
 	url, _ := newQueue(t, client, 5, 10*time.Second)
 	if err := wsqs.NewSender(client, url).Send(context.Background(), queue.Outgoing{Body: []byte("retry me")}); err != nil {
 		t.Fatal(err)
@@ -166,7 +152,7 @@ func TestRetryDelayMakesFailuresVisibleSooner(t *testing.T) {
 }
 
 func TestPollerUsesTheQueueVisibilityTimeout(t *testing.T) {
-	client := testClient(t)
+	client := sqstest.Client(t)
 	url, _ := newQueue(t, client, 5, 2*time.Second)
 	if err := wsqs.NewSender(client, url).Send(context.Background(), queue.Outgoing{Body: []byte("deadline")}); err != nil {
 		t.Fatal(err)
