@@ -38,6 +38,10 @@ const (
 	// ConfirmationRequired: the action needs the user's explicit
 	// confirmation (such as deactivating a WhatsApp number); ask and resend.
 	ConfirmationRequired Code = "confirmation_required"
+	// IdempotencyKeyReused: an Idempotency-Key came back with a request
+	// other than the one it was first used for; answering with the first
+	// reply would pass it off as the new one.
+	IdempotencyKeyReused Code = "idempotency_key_reused"
 )
 
 // Error is an application error.

@@ -939,7 +939,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("u-sam", "POST /v1/conversations/{id}/preview", conv+"/preview", map[string]any{"text": strings.Repeat("x", 70<<10)}, 413)
 	c.call("u-sam", "POST /v1/conversations/{id}/messages", conv+"/messages", map[string]any{"cannedResponseId": cr.ID}, 202, "Idempotency-Key", "reply-1")
 	c.call("u-sam", "POST /v1/conversations/{id}/messages", conv+"/messages", map[string]any{"cannedResponseId": cr.ID}, 200, "Idempotency-Key", "reply-1")
-	c.call("u-sam", "POST /v1/conversations/{id}/messages", "/v1/conversations/"+bo.ID+"/messages", map[string]any{"text": "Hello"}, 409, "Idempotency-Key", "reply-1")
+	c.call("u-sam", "POST /v1/conversations/{id}/messages", "/v1/conversations/"+bo.ID+"/messages", map[string]any{"text": "Hello"}, 422, "Idempotency-Key", "reply-1")
 	c.call("u-sam", "POST /v1/conversations/{id}/messages", conv+"/messages", map[string]any{"text": "a", "cannedResponseId": cr.ID}, 400)
 	c.call("u-sam", "POST /v1/conversations/{id}/messages", conv+"/messages", map[string]any{"text": "see attached", "attachmentIds": []string{"att-1"}}, 400)
 	c.call("u-sam", "POST /v1/conversations/{id}/messages", "/v1/conversations/no-such-id/messages", map[string]any{"text": "x"}, 404)

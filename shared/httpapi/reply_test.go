@@ -204,7 +204,15 @@ func TestReplyIdempotencyKey(t *testing.T) {
 	if err := r.App.Store.RecordSent(context.Background(), "acme", r.convID, msg.Timestamp, msg.ID, "wamid.out.1", r.Now); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.do("u-sam", "POST", r.path(), map[string]any{"text": "Hola, again"}, &again, "Idempotency-Key", "k-1"); got != http.StatusOK {
+	// The key with another request is refused, never answered with the
+	// first reply (the client would take it for the new one).
+	for _, changed := range []map[string]any{{"text": "Hola, again"}, {"cannedResponseId": "canned_x"}} {
+		var e apiError
+		if got := r.do("u-sam", "POST", r.path(), changed, &e, "Idempotency-Key", "k-1"); got != http.StatusUnprocessableEntity || e.Error.Code != "idempotency_key_reused" {
+			t.Errorf("key reused with %v: %d %+v, want 422 idempotency_key_reused", changed, got, e)
+		}
+	}
+	if got := r.do("u-sam", "POST", r.path(), body, &again, "Idempotency-Key", "k-1"); got != http.StatusOK {
 		t.Fatalf("repeat: %d, want 200", got)
 	}
 	if again.ID != first.ID || again.Status != "sent" || again.Text != "Hola" {
@@ -220,7 +228,7 @@ func TestReplyIdempotencyKey(t *testing.T) {
 	if n := len(r.outbound()); n != 2 {
 		t.Errorf("%d outbound messages, want 2", n)
 	}
-	// The same key in another conversation is a conflict.
+	// The same key in another conversation is another request.
 	r.customerWrites("15550002222", "Bo", "wamid.bo.1", "hi")
 	var list convPage
 	r.do("u-sam", "GET", "/v1/conversations", nil, &list)
@@ -229,7 +237,7 @@ func TestReplyIdempotencyKey(t *testing.T) {
 			continue
 		}
 		var e apiError
-		if got := r.do("u-sam", "POST", "/v1/conversations/"+c.ID+"/messages", body, &e, "Idempotency-Key", "k-1"); got != http.StatusConflict || e.Error.Code != "conflict" {
+		if got := r.do("u-sam", "POST", "/v1/conversations/"+c.ID+"/messages", body, &e, "Idempotency-Key", "k-1"); got != http.StatusUnprocessableEntity || e.Error.Code != "idempotency_key_reused" {
 			t.Errorf("key reused in another conversation: %d %+v", got, e)
 		}
 	}

@@ -32,7 +32,7 @@ func statusOf(code apperr.Code) int {
 		return http.StatusConflict
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case apperr.WindowClosed, apperr.Inactive, apperr.NotStarted, apperr.MergeFieldsMissing:
+	case apperr.WindowClosed, apperr.Inactive, apperr.NotStarted, apperr.MergeFieldsMissing, apperr.IdempotencyKeyReused:
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError

@@ -276,7 +276,7 @@ func testStatusOrders(t *testing.T, s *storage.Store) {
 				wamid := fmt.Sprintf("wamid.OUT%d", n)
 				at := t0.Add(time.Duration(n) * time.Second)
 				msg := &inbox.Message{Org: org, ConversationID: conv.ID, ID: id, Direction: inbox.Outbound, Type: "text", Text: "reply", Timestamp: at, Status: inbox.StatusQueued, SentBy: "u-ana"}
-				if _, err := s.PutOutbound(ctx, msg, "", func(c *inbox.Conversation) error { c.ApplyReply("u-ana", "reply", at); return nil }); err != nil {
+				if _, _, err := s.PutOutbound(ctx, msg, "", "", func(c *inbox.Conversation) error { c.ApplyReply("u-ana", "reply", at); return nil }); err != nil {
 					t.Fatal(err)
 				}
 				if !early {
@@ -372,7 +372,7 @@ func testRouting(t *testing.T, s *storage.Store) {
 	// A reply answers the conversation; a later customer message reopens it.
 	replyAt := t0.Add(2 * time.Minute)
 	out := &inbox.Message{Org: org, ConversationID: c.ID, ID: "o1", Direction: inbox.Outbound, Type: "text", Timestamp: replyAt, Status: inbox.StatusQueued, SentBy: "u-ana"}
-	if _, err := s.PutOutbound(ctx, out, "", func(c *inbox.Conversation) error { c.ApplyReply("u-ana", "ok", replyAt); return nil }); err != nil {
+	if _, _, err := s.PutOutbound(ctx, out, "", "", func(c *inbox.Conversation) error { c.ApplyReply("u-ana", "ok", replyAt); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got := allConversations(t, s, inbox.Filter{Unanswered: true}); len(got) != 0 {

@@ -2,6 +2,9 @@ package outbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,14 +39,15 @@ type ReplyStore interface {
 	Integration(ctx context.Context, org, id string) (*integration.Integration, error)
 	// Record returns one record; apperr.NotFound when absent.
 	Record(ctx context.Context, org string, module records.Module, id string) (*records.Record, error)
-	// OutboundByIdempotencyKey returns the reply user stored under key;
-	// apperr.NotFound when the key is unused (or expired).
-	OutboundByIdempotencyKey(ctx context.Context, org, user, key string) (*inbox.Message, error)
+	// OutboundByIdempotencyKey returns the reply user stored under key
+	// and the hash of the request that stored it; apperr.NotFound when
+	// the key is unused (or expired).
+	OutboundByIdempotencyKey(ctx context.Context, org, user, key string) (msg *inbox.Message, requestHash string, err error)
 	// PutOutbound stores msg and folds it into its conversation with
-	// apply, atomically. When idemKey was used already it stores nothing
-	// and returns the earlier message (apperr.Conflict if that belongs to
-	// another conversation).
-	PutOutbound(ctx context.Context, msg *inbox.Message, idemKey string, apply func(*inbox.Conversation) error) (*inbox.Message, error)
+	// apply, atomically, keeping requestHash with idemKey. When idemKey
+	// was used already it stores nothing and returns the earlier message
+	// and its request's hash.
+	PutOutbound(ctx context.Context, msg *inbox.Message, idemKey, requestHash string, apply func(*inbox.Conversation) error) (stored *inbox.Message, storedHash string, err error)
 	// FailOutbound marks a message that was never sent as failed.
 	FailOutbound(ctx context.Context, org, conversationID string, ts time.Time, id string, at time.Time, reason inbox.MessageError) error
 }
@@ -62,8 +66,20 @@ type ReplyRequest struct {
 	CannedResponseID string
 	AttachmentIDs    []string
 	// IdempotencyKey, when set, makes a repeated request return the first
-	// reply instead of sending another.
+	// reply instead of sending another. It is the user's own (another
+	// user's same key is another reply), remembered for 48 hours (the
+	// store's retention), and bound to its first request: the same key
+	// with another conversation, text, canned response or attachments is
+	// refused.
 	IdempotencyKey string
+}
+
+// requestHash identifies what a reply request asks for, so a retry can be
+// told apart from a key reused for another reply (Stripe's rule).
+func requestHash(conversationID string, req ReplyRequest) string {
+	b, _ := json.Marshal([]any{conversationID, req.Text, req.CannedResponseID, req.AttachmentIDs}) // strings always encode
+	h := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
 // Replies stores replies and hands them to the outbound queue.
@@ -86,17 +102,19 @@ const ReasonNotQueued = "The message could not be queued for sending; send it ag
 // Errors: apperr.Invalid (request), apperr.AttachmentsUnavailable,
 // apperr.NotFound (conversation or canned response), apperr.Inactive,
 // apperr.NotStarted, apperr.WindowClosed, apperr.MergeFieldsMissing,
-// apperr.Conflict (key used for another conversation); others are internal,
-// including a failed enqueue, after which the same key may be retried.
+// apperr.IdempotencyKeyReused (the key came with another request); others
+// are internal, including a failed enqueue, after which the same request
+// with the same key may be retried.
 func (s *Replies) Reply(ctx context.Context, p auth.Principal, conversationID string, req ReplyRequest) (msg *inbox.Message, replayed bool, err error) {
 	if err := validate(req); err != nil {
 		return nil, false, err
 	}
+	hash := requestHash(conversationID, req)
 	if req.IdempotencyKey != "" {
-		prev, err := s.Store.OutboundByIdempotencyKey(ctx, p.Org, p.UserID, req.IdempotencyKey)
+		prev, prevHash, err := s.Store.OutboundByIdempotencyKey(ctx, p.Org, p.UserID, req.IdempotencyKey)
 		switch {
 		case err == nil:
-			return s.replay(ctx, prev, conversationID)
+			return s.replay(ctx, prev, prevHash, hash)
 		case !apperr.Is(err, apperr.NotFound):
 			return nil, false, fmt.Errorf("look up idempotency key: %w", err)
 		}
@@ -123,7 +141,7 @@ func (s *Replies) Reply(ctx context.Context, p auth.Principal, conversationID st
 		Direction: inbox.Outbound, Type: "text", Text: text, Preview: preview(text),
 		Timestamp: now, Status: inbox.StatusQueued, StatusAt: now, SentBy: p.UserID,
 	}
-	stored, err := s.Store.PutOutbound(ctx, m, req.IdempotencyKey, func(c *inbox.Conversation) error {
+	stored, storedHash, err := s.Store.PutOutbound(ctx, m, req.IdempotencyKey, hash, func(c *inbox.Conversation) error {
 		// The window only grows with new customer messages, but the check
 		// is cheap and keeps the write honest on its own.
 		if err := checkWindow(c, now); err != nil {
@@ -136,7 +154,7 @@ func (s *Replies) Reply(ctx context.Context, p auth.Principal, conversationID st
 		return nil, false, err
 	}
 	if stored.ID != m.ID { // a concurrent request with the same key won
-		return s.replay(ctx, stored, conversationID)
+		return s.replay(ctx, stored, storedHash, hash)
 	}
 	if err := s.enqueue(ctx, stored); err != nil {
 		if req.IdempotencyKey == "" {
@@ -154,9 +172,10 @@ func (s *Replies) Reply(ctx context.Context, p auth.Principal, conversationID st
 	return stored, false, nil
 }
 
-func (s *Replies) replay(ctx context.Context, prev *inbox.Message, conversationID string) (*inbox.Message, bool, error) {
-	if prev.ConversationID != conversationID {
-		return nil, false, apperr.E(apperr.Conflict, "This Idempotency-Key was already used for a reply in another conversation.")
+func (s *Replies) replay(ctx context.Context, prev *inbox.Message, prevHash, hash string) (*inbox.Message, bool, error) {
+	if prevHash != hash {
+		return nil, false, apperr.E(apperr.IdempotencyKeyReused,
+			"This Idempotency-Key was already used for another request (another conversation, text, canned response or attachments); use a new key for a new reply.")
 	}
 	if prev.Status == inbox.StatusQueued && prev.WAMID == "" {
 		// The first request may have stored the reply and then failed to

@@ -129,7 +129,7 @@ func cannedNameSK(nameKey, id string) string { return nameKey + " #" + id }
 const (
 	dedupTTL       = 10 * 24 * time.Hour
 	pendingTTL     = 8 * 24 * time.Hour
-	idempotencyTTL = 48 * time.Hour
+	idempotencyTTL = 48 * time.Hour // documented to API clients (README, openapi.json)
 )
 
 // expiresIn is a TTL d from now by the wall clock, never the store's clock:

@@ -24,20 +24,22 @@ func outboundKey(org, conversationID string, ts time.Time, id string) table.Key 
 
 type idempotencyItem struct {
 	table.Keys
-	MessageKey table.Key `json:"messageKey"`
+	MessageKey  table.Key `json:"messageKey"`
+	RequestHash string    `json:"requestHash,omitempty"`
 }
 
 // PutOutbound stores a new outbound message (status queued) and folds the
 // reply into its conversation with apply, atomically. The idempotency key,
-// when given, makes a repeated request return the first message instead
-// (apperr.Conflict when that one belongs to another conversation). An
-// unknown conversation is apperr.NotFound; apply's errors are returned as
-// they are, with nothing stored.
-func (s *Store) PutOutbound(ctx context.Context, msg *inbox.Message, idemKey string, apply func(*inbox.Conversation) error) (*inbox.Message, error) {
+// when given, is stored with requestHash; when it was used before, nothing
+// is stored and the first message and its request's hash are returned
+// (whether they match is the caller's rule). An unknown conversation is
+// apperr.NotFound; apply's errors are returned as they are, with nothing
+// stored.
+func (s *Store) PutOutbound(ctx context.Context, msg *inbox.Message, idemKey, requestHash string, apply func(*inbox.Conversation) error) (*inbox.Message, string, error) {
 	mi := newMessageItem(msg)
 	var extra []table.Op
 	if idemKey != "" {
-		idem := &idempotencyItem{MessageKey: table.Key{PK: mi.PK, SK: mi.SK}}
+		idem := &idempotencyItem{MessageKey: table.Key{PK: mi.PK, SK: mi.SK}, RequestHash: requestHash}
 		k := idempotencyKey(msg.Org, msg.SentBy, idemKey)
 		idem.PK, idem.SK, idem.TTL = k.PK, k.SK, expiresIn(idempotencyTTL)
 		extra = append(extra, table.Op{Put: idem, Cond: table.NotExists()})
@@ -51,40 +53,38 @@ func (s *Store) PutOutbound(ctx context.Context, msg *inbox.Message, idemKey str
 		return append([]table.Op{{Put: mi, Cond: table.NotExists()}}, extra...), nil
 	})
 	if table.FailedOp(err) == 2 { // the idempotency key was used before
-		prev, gerr := s.OutboundByIdempotencyKey(ctx, msg.Org, msg.SentBy, idemKey)
+		prev, prevHash, gerr := s.OutboundByIdempotencyKey(ctx, msg.Org, msg.SentBy, idemKey)
 		if gerr != nil {
-			return nil, fmt.Errorf("read earlier reply: %w", gerr)
+			return nil, "", fmt.Errorf("read earlier reply: %w", gerr)
 		}
-		if prev.ConversationID != msg.ConversationID {
-			return nil, apperr.E(apperr.Conflict, "This Idempotency-Key was already used for a reply in another conversation.")
-		}
-		return prev, nil
+		return prev, prevHash, nil
 	}
 	if apperr.Is(err, apperr.NotFound) {
-		return nil, apperr.E(apperr.NotFound, "Conversation %s not found.", msg.ConversationID)
+		return nil, "", apperr.E(apperr.NotFound, "Conversation %s not found.", msg.ConversationID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("put outbound %s: %w", msg.ID, err)
+		return nil, "", fmt.Errorf("put outbound %s: %w", msg.ID, err)
 	}
-	return msg, nil
+	return msg, requestHash, nil
 }
 
 // OutboundByIdempotencyKey returns the reply user stored under key, in its
-// current state; apperr.NotFound when the key is unused or expired.
-func (s *Store) OutboundByIdempotencyKey(ctx context.Context, org, user, key string) (*inbox.Message, error) {
+// current state, and the hash of the request that stored it;
+// apperr.NotFound when the key is unused or expired.
+func (s *Store) OutboundByIdempotencyKey(ctx context.Context, org, user, key string) (*inbox.Message, string, error) {
 	var idem idempotencyItem
 	err := s.t.Get(ctx, idempotencyKey(org, user, key), &idem)
 	if errors.Is(err, table.ErrNotFound) {
-		return nil, apperr.Wrap(err, apperr.NotFound, "The Idempotency-Key has not been used.")
+		return nil, "", apperr.Wrap(err, apperr.NotFound, "The Idempotency-Key has not been used.")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get idempotency key: %w", err)
+		return nil, "", fmt.Errorf("get idempotency key: %w", err)
 	}
 	var it messageItem
 	if err := s.t.Get(ctx, idem.MessageKey, &it); err != nil {
-		return nil, fmt.Errorf("get reply of idempotency key: %w", err)
+		return nil, "", fmt.Errorf("get reply of idempotency key: %w", err)
 	}
-	return &it.Message, nil
+	return &it.Message, idem.RequestHash, nil
 }
 
 // Message returns one message of a conversation; apperr.NotFound when absent.

@@ -46,9 +46,9 @@ func TestPutOutbound(t *testing.T) {
 		inboundConversation(t, s, "acme", "c2")
 		at := outNow.Add(time.Minute)
 
-		first, err := s.PutOutbound(ctx, outboundMessage("acme", "c1", "m1", at), "key-1", applyReply(at))
-		if err != nil {
-			t.Fatal(err)
+		first, hash, err := s.PutOutbound(ctx, outboundMessage("acme", "c1", "m1", at), "key-1", "hash-1", applyReply(at))
+		if err != nil || hash != "hash-1" {
+			t.Fatal(hash, err)
 		}
 		c, err := s.Conversation(ctx, "acme", "c1")
 		if err != nil {
@@ -58,42 +58,43 @@ func TestPutOutbound(t *testing.T) {
 			t.Errorf("conversation after reply: %+v", c)
 		}
 
-		// The same key returns the first message and stores nothing new.
-		again, err := s.PutOutbound(ctx, outboundMessage("acme", "c1", "m2", at.Add(time.Second)), "key-1", applyReply(at.Add(time.Second)))
-		if err != nil || again.ID != first.ID {
-			t.Fatalf("repeat: %v, %v; want message %s", again, err, first.ID)
+		// The same key returns the first message and its request's hash,
+		// and stores nothing new, whatever the second request was.
+		again, hash, err := s.PutOutbound(ctx, outboundMessage("acme", "c1", "m2", at.Add(time.Second)), "key-1", "hash-2", applyReply(at.Add(time.Second)))
+		if err != nil || again.ID != first.ID || hash != "hash-1" {
+			t.Fatalf("repeat: %v, %q, %v; want message %s and hash-1", again, hash, err, first.ID)
 		}
 		msgs, _, err := s.Messages(ctx, "acme", "c1", "", 10)
 		if err != nil || len(msgs) != 2 { // the inbound one and m1
 			t.Fatalf("messages %d, %v; want 2", len(msgs), err)
 		}
-		byKey, err := s.OutboundByIdempotencyKey(ctx, "acme", "u1", "key-1")
-		if err != nil || byKey.ID != "m1" {
-			t.Fatalf("by key: %v, %v", byKey, err)
+		byKey, hash, err := s.OutboundByIdempotencyKey(ctx, "acme", "u1", "key-1")
+		if err != nil || byKey.ID != "m1" || hash != "hash-1" {
+			t.Fatalf("by key: %v, %q, %v", byKey, hash, err)
 		}
-		if _, err := s.OutboundByIdempotencyKey(ctx, "acme", "u2", "key-1"); !apperr.Is(err, apperr.NotFound) {
+		if _, _, err := s.OutboundByIdempotencyKey(ctx, "acme", "u2", "key-1"); !apperr.Is(err, apperr.NotFound) {
 			t.Errorf("another user's key: %v, want not found", err)
 		}
 
-		// The key used in another conversation is a conflict.
-		_, err = s.PutOutbound(ctx, outboundMessage("acme", "c2", "m3", at), "key-1", applyReply(at))
-		if !apperr.Is(err, apperr.Conflict) {
-			t.Errorf("key reused in c2: %v, want conflict", err)
+		// The key used in another conversation returns the first too.
+		prev, _, err := s.PutOutbound(ctx, outboundMessage("acme", "c2", "m3", at), "key-1", "hash-3", applyReply(at))
+		if err != nil || prev.ID != "m1" {
+			t.Errorf("key reused in c2: %v, %v, want m1", prev, err)
 		}
 		// apply refusing stores nothing.
 		refuse := apperr.E(apperr.WindowClosed, "closed")
-		_, err = s.PutOutbound(ctx, outboundMessage("acme", "c2", "m4", at), "key-4", func(*inbox.Conversation) error { return refuse })
+		_, _, err = s.PutOutbound(ctx, outboundMessage("acme", "c2", "m4", at), "key-4", "hash-4", func(*inbox.Conversation) error { return refuse })
 		if !errors.Is(err, refuse) {
 			t.Errorf("refused apply: %v", err)
 		}
 		if _, err := s.Message(ctx, "acme", "c2", at, "m4"); !apperr.Is(err, apperr.NotFound) {
 			t.Errorf("refused message stored: %v", err)
 		}
-		if _, err := s.OutboundByIdempotencyKey(ctx, "acme", "u1", "key-4"); !apperr.Is(err, apperr.NotFound) {
+		if _, _, err := s.OutboundByIdempotencyKey(ctx, "acme", "u1", "key-4"); !apperr.Is(err, apperr.NotFound) {
 			t.Errorf("refused key stored: %v", err)
 		}
 		// Another org's conversation is not found.
-		_, err = s.PutOutbound(ctx, outboundMessage("other", "c1", "m5", at), "", applyReply(at))
+		_, _, err = s.PutOutbound(ctx, outboundMessage("other", "c1", "m5", at), "", "", applyReply(at))
 		if !apperr.Is(err, apperr.NotFound) {
 			t.Errorf("other org: %v, want not found", err)
 		}
@@ -107,7 +108,7 @@ func TestOutboundLifecycle(t *testing.T) {
 		at := outNow.Add(time.Minute)
 		put := func(id string) *inbox.Message {
 			t.Helper()
-			m, err := s.PutOutbound(ctx, outboundMessage("acme", "c1", id, at), "", applyReply(at))
+			m, _, err := s.PutOutbound(ctx, outboundMessage("acme", "c1", id, at), "", "", applyReply(at))
 			if err != nil {
 				t.Fatal(err)
 			}
