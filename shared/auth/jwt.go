@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wacrm/wacrm/shared/ids"
 )
 
 // Claims names the token claims that carry the org and the groups. Cognito
@@ -52,6 +54,14 @@ func PrincipalFromClaims(names Claims, claims map[string]any) (Principal, error)
 	}
 	if p.Org == "" {
 		return Principal{}, fmt.Errorf("token has no %s claim", names.Org)
+	}
+	// Both go into storage keys: an id outside the alphabet could read as
+	// another org's key, so the token is refused rather than escaped.
+	if err := ids.Check("token's org", p.Org); err != nil {
+		return Principal{}, err
+	}
+	if err := ids.Check("token's sub", p.UserID); err != nil {
+		return Principal{}, err
 	}
 	return p, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/inbox"
 )
 
@@ -103,6 +104,14 @@ func (a *API) authenticated(h func(http.ResponseWriter, *http.Request, auth.Prin
 		if err != nil {
 			writeError(w, r, a.Log, apperr.Wrap(err, apperr.Unauthenticated, "A valid bearer token is required."))
 			return
+		}
+		// Every route's {id} goes into a storage key: one outside the ids
+		// alphabet is refused here, for all routes at once.
+		if id := r.PathValue("id"); id != "" {
+			if err := ids.Check("id", id); err != nil {
+				writeError(w, r, a.Log, apperr.Wrap(err, apperr.Invalid, "The id in the path is not an id: %v.", err))
+				return
+			}
 		}
 		a.recordUser(r.Context(), p)
 		if err := h(w, r.WithContext(auth.WithPrincipal(r.Context(), p)), p); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/records"
 )
 
@@ -135,6 +136,9 @@ func (b *recordPatch) clean() error {
 		*b.OwnerID = strings.TrimSpace(*b.OwnerID)
 		if *b.OwnerID == "" {
 			return apperr.E(apperr.Invalid, "ownerId must name a user: a record always has an owner.")
+		}
+		if err := ids.Check("ownerId", *b.OwnerID); err != nil {
+			return apperr.Wrap(err, apperr.Invalid, "ownerId must name a user: %v.", err)
 		}
 	}
 	return nil

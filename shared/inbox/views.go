@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
+	"github.com/wacrm/wacrm/shared/ids"
 )
 
 // ViewQuery is a Messages tab filter as the frontend writes it in the query
@@ -108,13 +109,26 @@ func (q ViewQuery) Filter(user string, now time.Time) (Filter, error) {
 	if err := span("messageTime", q.MessageTime, &f.MessageWithin); err != nil {
 		return f, err
 	}
-	me := func(s string) string {
-		if s == "me" {
-			return user
+	me := func(name, s string) (string, error) {
+		switch s {
+		case "":
+			return "", nil
+		case "me":
+			return user, nil
 		}
-		return s
+		if err := ids.Check(name, s); err != nil {
+			return "", apperr.Wrap(err, apperr.Invalid, "%s must be me or a user id: %v.", name, err)
+		}
+		return s, nil
 	}
-	f.Owner, f.AnsweredBy, f.WindowOpen = me(q.Owner), me(q.AnsweredBy), q.WindowOpen
+	var err error
+	if f.Owner, err = me("owner", q.Owner); err != nil {
+		return f, err
+	}
+	if f.AnsweredBy, err = me("answeredBy", q.AnsweredBy); err != nil {
+		return f, err
+	}
+	f.WindowOpen = q.WindowOpen
 	return f, nil
 }
 

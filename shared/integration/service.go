@@ -382,6 +382,11 @@ func (s *Service) preferences(ctx context.Context, org string, p Preferences) (P
 		return p, apperr.E(apperr.Invalid, "preferences.assign.kind must be user, users, group or role.")
 	}
 	if a.Kind == AssignUser || a.Kind == AssignUsers {
+		for _, id := range a.IDs { // user ids become owners, which go into keys
+			if err := ids.Check("preferences.assign.ids", id); err != nil {
+				return p, apperr.Wrap(err, apperr.Invalid, "preferences.assign.ids must hold user ids: %v.", err)
+			}
+		}
 		unknown, err := s.Users.UnknownUsers(ctx, org, a.IDs)
 		if err != nil {
 			return p, err
