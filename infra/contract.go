@@ -35,10 +35,14 @@ const (
 const (
 	WebhookSecretAppSecretKey   = "appSecret"
 	WebhookSecretVerifyTokenKey = "verifyToken"
-	// WebhookSecretPlaceholder is the appSecret the stack creates: no
-	// signature from Meta verifies against it until the team puts the real
-	// app secret in (see the README's deploy section).
-	WebhookSecretPlaceholder = "REPLACE_WITH_META_APP_SECRET"
+	// WebhookSecretPreviousAppSecretKey holds the app secret before the
+	// current one during a rotation; both verify.
+	WebhookSecretPreviousAppSecretKey = "previousAppSecret"
+	// WebhookSecretPlaceholder is the appSecret the stack creates: the
+	// webhook answers 503 and logs MetricWebhookSecretPlaceholder (an alarm)
+	// until the team puts the real app secret in (README: Deploy to AWS).
+	WebhookSecretPlaceholder       = "REPLACE_WITH_META_APP_SECRET"
+	MetricWebhookSecretPlaceholder = "webhook_secret_placeholder"
 )
 
 // Defaults.

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
@@ -70,11 +71,26 @@ func (s *stackParts) addOperations() {
 		alarm(title+"ThrottlesAlarm", "The "+name+" function was throttled (account or queue concurrency limits)", fn.MetricThrottles(sum), 1)
 	}
 	alarm("Api5xxAlarm", "The HTTP API answered with 5xx", s.httpAPI.MetricServerError(sum), api5xxPerPeriod)
+	alarm("WebhookSecretPlaceholderAlarm",
+		"The webhook answers 503: its app secret is still the placeholder. Put Meta's app secret in (README: Connect Meta)",
+		s.logMetric(FnWebhook, MetricWebhookSecretPlaceholder, "WebhookSecretPlaceholder").Metric(sum), 1)
 
 	awscdk.NewCfnOutput(s.stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{
 		Value: topic.TopicArn(), Description: jsii.String("Subscribe on-call here (or deploy with -c alarmEmail=...)"),
 	})
 	s.addDashboard(alarms)
+}
+
+// logMetric counts the function's log lines whose "metric" field is name
+// (the functions log JSON), as metricName in the stack's namespace.
+func (s *stackParts) logMetric(fn, name, metricName string) awslogs.MetricFilter {
+	return awslogs.NewMetricFilter(s.stack, jsii.String(metricName+"Filter"), &awslogs.MetricFilterProps{
+		LogGroup:        s.fns[fn].LogGroup(),
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.metric"), jsii.String("="), jsii.String(name)),
+		MetricNamespace: jsii.String("wacrm/" + *s.stack.StackName()),
+		MetricName:      jsii.String(metricName),
+		MetricValue:     jsii.String("1"),
+	})
 }
 
 func (s *stackParts) addDashboard(alarms []interfacesawscloudwatch.IAlarmRef) {

@@ -424,7 +424,7 @@ func (s *stackParts) addOutputs() {
 	out("OpenApiUrl", awscdk.Fn_Join(jsii.String(""), &[]*string{url, jsii.String("openapi.json")}), "OpenAPI document of the CRM API")
 	out("WebhookSecretArn", s.webhookSec.SecretArn(), "Secret holding Meta's app secret (set it) and the webhook verify token")
 	out("TokenSecretPrefix", jsii.String(TokenSecretPrefix(*s.stack.StackName())), "Name prefix of the per-integration access-token secrets")
-	out("WebhookFunctionName", s.fns[FnWebhook].FunctionName(), "The webhook function (it reads its secret at cold start)")
+	out("WebhookFunctionName", s.fns[FnWebhook].FunctionName(), "The webhook function (it re-reads its secret every 2 minutes)")
 	out("TableName", s.table.TableName(), "DynamoDB table")
 	out("BucketName", s.bucket.BucketName(), "S3 bucket (claim checks, media, attachments)")
 }

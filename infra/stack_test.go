@@ -24,6 +24,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/aws/awsapp"
 	"github.com/wacrm/wacrm/shared/aws/dynamo"
+	"github.com/wacrm/wacrm/shared/httpapi"
 )
 
 // One synthesis of one app holding both variants, shared by every test:
@@ -684,6 +685,18 @@ func TestWebhookSecret(t *testing.T) {
 	if got := num(gen["PasswordLength"]); got < 32 {
 		t.Errorf("verify token length: got %v, want >= 32", got)
 	}
+	// The webhook refuses exactly the placeholder the stack writes, and
+	// says so with the metric the alarm's filter counts.
+	if WebhookSecretPlaceholder != httpapi.PlaceholderAppSecret {
+		t.Errorf("placeholder %q, but the webhook refuses %q", WebhookSecretPlaceholder, httpapi.PlaceholderAppSecret)
+	}
+	filter := props(d.one(t, "AWS::Logs::MetricFilter", "WebhookSecretPlaceholderFilter"))
+	if got, want := filter["FilterPattern"], `{ $.metric = "`+MetricWebhookSecretPlaceholder+`" }`; got != want {
+		t.Errorf("metric filter pattern %v, want %v", got, want)
+	}
+	if got := render(filter["LogGroupName"]); got != "<WebhookFunctionLogs>" {
+		t.Errorf("metric filter reads %s, want the webhook function's logs", got)
+	}
 }
 
 func TestHTTPAPI(t *testing.T) {
@@ -909,7 +922,8 @@ func TestOperations(t *testing.T) {
 			t.Errorf("alarm %s actions: got %v, want the alarm topic", id, got)
 		}
 		var dims []string
-		for _, dim := range ap["Dimensions"].([]any) {
+		list, _ := ap["Dimensions"].([]any) // log metrics have none
+		for _, dim := range list {
 			dims = append(dims, render(dim.(map[string]any)["Value"]))
 		}
 		got[id] = fmt.Sprintf("%s %v %s %v", ap["MetricName"], dims, ap["ComparisonOperator"], ap["Threshold"])
@@ -933,6 +947,7 @@ func TestOperations(t *testing.T) {
 		"MediaErrorsAlarm":      "Errors [<MediaFunction>] GreaterThanOrEqualToThreshold 1",
 		"MediaThrottlesAlarm":   "Throttles [<MediaFunction>] GreaterThanOrEqualToThreshold 1",
 	}
+	want["WebhookSecretPlaceholderAlarm"] = "WebhookSecretPlaceholder [] GreaterThanOrEqualToThreshold 1"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("alarms:\n got %v\nwant %v", got, want)
 	}
@@ -1096,9 +1111,9 @@ func TestContractMatchesFunctions(t *testing.T) {
 		}
 	}
 	var ws awsapp.WebhookSecret
-	if err := json.Unmarshal([]byte(`{"`+WebhookSecretAppSecretKey+`":"a","`+WebhookSecretVerifyTokenKey+`":"v"}`), &ws); err != nil ||
-		ws.AppSecret != "a" || ws.VerifyToken != "v" {
-		t.Errorf("webhook secret keys %s/%s: the webhook function reads %+v (err %v)", WebhookSecretAppSecretKey, WebhookSecretVerifyTokenKey, ws, err)
+	if err := json.Unmarshal([]byte(`{"`+WebhookSecretAppSecretKey+`":"a","`+WebhookSecretPreviousAppSecretKey+`":"p","`+WebhookSecretVerifyTokenKey+`":"v"}`), &ws); err != nil ||
+		ws.AppSecret != "a" || ws.PreviousAppSecret != "p" || ws.VerifyToken != "v" {
+		t.Errorf("webhook secret keys %s/%s/%s: the webhook function reads %+v (err %v)", WebhookSecretAppSecretKey, WebhookSecretPreviousAppSecretKey, WebhookSecretVerifyTokenKey, ws, err)
 	}
 	claims := awsapp.Claims(awsapp.Env{})
 	if claims.Org != DefaultOrgClaim || claims.Groups != DefaultGroupsClaim {

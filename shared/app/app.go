@@ -90,11 +90,17 @@ func New(a Adapters) *App {
 	}
 }
 
-// Webhook is the handler for GET/POST /webhook.
+// Webhook is the handler for GET/POST /webhook with a secret that never
+// changes (the local stack, tests).
 func (app *App) Webhook(appSecret []byte, verifyToken string) *httpapi.Webhook {
+	return app.WebhookFrom(httpapi.StaticSecret{AppSecret: string(appSecret), VerifyToken: verifyToken})
+}
+
+// WebhookFrom is the handler for GET/POST /webhook reading its secret from
+// secrets on each request (a Lambda's cache of Secrets Manager).
+func (app *App) WebhookFrom(secrets httpapi.WebhookSecrets) *httpapi.Webhook {
 	return &httpapi.Webhook{
-		AppSecret: appSecret, VerifyToken: verifyToken,
-		Queue: app.inbound, Quarantine: app.a.Blobs,
+		Secrets: secrets, Queue: app.inbound, Quarantine: app.a.Blobs,
 		Log: app.a.Log, Now: app.a.Now,
 	}
 }

@@ -28,16 +28,45 @@ type Quarantine interface {
 	Put(ctx context.Context, key string, body []byte, contentType string) error
 }
 
+// PlaceholderAppSecret is the app secret the CDK stack creates the webhook
+// secret with. It is public, so it never verifies anything: the webhook
+// answers 503 until the real one is in.
+const PlaceholderAppSecret = "REPLACE_WITH_META_APP_SECRET"
+
+// WebhookSecret is what the webhook checks requests with. PreviousAppSecret
+// is accepted too, so a rotation loses nothing signed with the old secret.
+type WebhookSecret struct {
+	AppSecret         string `json:"appSecret"`
+	PreviousAppSecret string `json:"previousAppSecret,omitempty"`
+	VerifyToken       string `json:"verifyToken"`
+}
+
+// WebhookSecrets gives the webhook its current secret on every request; the
+// Lambda's reads Secrets Manager behind a short cache (see awsapp), so a new
+// secret is picked up without a redeploy.
+type WebhookSecrets interface {
+	WebhookSecret(ctx context.Context) (WebhookSecret, error)
+}
+
+// StaticSecret is a secret that never changes (the local stack, tests).
+type StaticSecret WebhookSecret
+
+func (s StaticSecret) WebhookSecret(context.Context) (WebhookSecret, error) {
+	return WebhookSecret(s), nil
+}
+
+// usable reports whether an app secret may verify a signature.
+func usable(appSecret string) bool { return appSecret != "" && appSecret != PlaceholderAppSecret }
+
 // Webhook receives Meta's webhooks. It checks the signature over the raw
 // bytes, enqueues the body untouched and answers at once; all parsing and
 // storing happens behind the queue.
 type Webhook struct {
-	AppSecret   []byte
-	VerifyToken string
-	Queue       Enqueuer
-	Quarantine  Quarantine
-	Log         *slog.Logger
-	Now         func() time.Time
+	Secrets    WebhookSecrets
+	Queue      Enqueuer
+	Quarantine Quarantine
+	Log        *slog.Logger
+	Now        func() time.Time
 }
 
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +82,13 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Webhook) handshake(w http.ResponseWriter, r *http.Request) {
-	challenge, err := whatsapp.VerifyHandshake(r.URL.Query(), h.VerifyToken)
+	secret, err := h.Secrets.WebhookSecret(r.Context())
+	if err != nil {
+		h.Log.ErrorContext(r.Context(), "webhook secret unavailable", "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	challenge, err := whatsapp.VerifyHandshake(r.URL.Query(), secret.VerifyToken)
 	if err != nil {
 		h.Log.WarnContext(r.Context(), "webhook handshake refused", "err", err)
 		http.Error(w, "verification failed", http.StatusForbidden)
@@ -65,6 +100,19 @@ func (h *Webhook) handshake(w http.ResponseWriter, r *http.Request) {
 
 func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	secret, err := h.Secrets.WebhookSecret(ctx)
+	if err != nil {
+		// Meta retries on non-2xx: nothing is lost.
+		h.Log.ErrorContext(ctx, "webhook secret unavailable", "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	if !usable(secret.AppSecret) {
+		h.Log.ErrorContext(ctx, "webhook refused: the app secret is still the placeholder; put Meta's app secret in",
+			"metric", "webhook_secret_placeholder")
+		http.Error(w, "webhook not configured", http.StatusServiceUnavailable)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -76,7 +124,7 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "could not read body", http.StatusBadRequest)
 		return
 	}
-	if err := whatsapp.VerifySignature(h.AppSecret, body, r.Header.Get("X-Hub-Signature-256")); err != nil {
+	if err := h.verify(ctx, secret, body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
 		h.Log.WarnContext(ctx, "webhook signature refused", "err", err, "bytes", len(body))
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return
@@ -101,6 +149,19 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// verify checks the signature against the current app secret and, during
+// a rotation, the previous one.
+func (h *Webhook) verify(ctx context.Context, secret WebhookSecret, body []byte, header string) error {
+	err := whatsapp.VerifySignature([]byte(secret.AppSecret), body, header)
+	if errors.Is(err, whatsapp.ErrSignatureInvalid) && usable(secret.PreviousAppSecret) {
+		if whatsapp.VerifySignature([]byte(secret.PreviousAppSecret), body, header) == nil {
+			h.Log.InfoContext(ctx, "webhook signed with the previous app secret", "metric", "webhook_previous_secret")
+			return nil
+		}
+	}
+	return err
 }
 
 func (h *Webhook) quarantineKey(body []byte) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/app"
+	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/local/fileblob"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
@@ -207,5 +209,65 @@ func TestWebhookLargeBodyClaimCheck(t *testing.T) {
 	}
 	if got := r.app.Intake.Counts.Duplicates.Load(); got != int64(len(msgs)) {
 		t.Errorf("duplicates %d, want %d", got, len(msgs))
+	}
+}
+
+// The stack creates the secret with a placeholder app secret, which is
+// public (it is in this repository): a body signed with it must never be
+// accepted. The webhook answers 503 (Meta keeps retrying) and logs the
+// metric the alarm counts, until the real secret is in.
+func TestWebhookRefusesThePlaceholderSecret(t *testing.T) {
+	q := memqueue.New("inbound", memqueue.Options{VisibilityTimeout: time.Minute})
+	var logs bytes.Buffer
+	a := app.New(app.Adapters{Table: storagetest.Bolt(t), Blobs: fileblob.New(t.TempDir(), "http://blobs.invalid", []byte("k")), Inbound: q,
+		Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	srv := httptest.NewServer(a.Webhook([]byte("REPLACE_WITH_META_APP_SECRET"), "verify-me"))
+	t.Cleanup(srv.Close)
+	r := &webhookRig{url: srv.URL, queue: q}
+	body := []byte(`{"object":"whatsapp_business_account","entry":[]}`)
+	if got := r.post(t, body, whatsapp.Sign([]byte("REPLACE_WITH_META_APP_SECRET"), body)); got != http.StatusServiceUnavailable {
+		t.Errorf("signed with the placeholder: %d, want 503", got)
+	}
+	if n := len(r.drain(t)); n != 0 {
+		t.Errorf("queued %d bodies signed with the placeholder", n)
+	}
+	if !strings.Contains(logs.String(), `"metric":"webhook_secret_placeholder"`) {
+		t.Errorf("no webhook_secret_placeholder metric in the logs:\n%s", logs.String())
+	}
+	// The handshake needs only the verify token, which the stack generated.
+	resp, err := http.Get(srv.URL + "?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("handshake: %d, want 200", resp.StatusCode)
+	}
+}
+
+// During a rotation both the new app secret and the previous one verify;
+// the placeholder never does, not even as the previous one.
+func TestWebhookAcceptsThePreviousSecretDuringARotation(t *testing.T) {
+	q := memqueue.New("inbound", memqueue.Options{VisibilityTimeout: time.Minute})
+	a := app.New(app.Adapters{Table: storagetest.Bolt(t), Blobs: fileblob.New(t.TempDir(), "http://blobs.invalid", []byte("k")), Inbound: q, Log: quietLog})
+	srv := httptest.NewServer(a.WebhookFrom(httpapi.StaticSecret{AppSecret: "new-secret", PreviousAppSecret: "old-secret", VerifyToken: "v"}))
+	t.Cleanup(srv.Close)
+	placeholderPrevious := httptest.NewServer(a.WebhookFrom(httpapi.StaticSecret{AppSecret: "new-secret", PreviousAppSecret: httpapi.PlaceholderAppSecret, VerifyToken: "v"}))
+	t.Cleanup(placeholderPrevious.Close)
+	body := []byte(`{"object":"whatsapp_business_account","entry":[]}`)
+	for _, tc := range []struct {
+		url, secret string
+		want        int
+	}{
+		{srv.URL, "new-secret", 200},
+		{srv.URL, "old-secret", 200},
+		{srv.URL, "other", 401},
+		{placeholderPrevious.URL, "new-secret", 200},
+		{placeholderPrevious.URL, httpapi.PlaceholderAppSecret, 401},
+	} {
+		r := &webhookRig{url: tc.url, queue: q}
+		if got := r.post(t, body, whatsapp.Sign([]byte(tc.secret), body)); got != tc.want {
+			t.Errorf("signed with %q: %d, want %d", tc.secret, got, tc.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,6 +28,7 @@ import (
 	"github.com/wacrm/wacrm/shared/aws/s3blob"
 	"github.com/wacrm/wacrm/shared/aws/secretsmanager"
 	"github.com/wacrm/wacrm/shared/aws/sqs"
+	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
@@ -129,26 +131,87 @@ func Graph(env Env, timeout time.Duration) *whatsapp.GraphClient {
 	}
 }
 
-// WebhookSecret is the Meta app secret and verify token, kept in one secret.
-type WebhookSecret struct {
-	AppSecret   string `json:"appSecret"`
-	VerifyToken string `json:"verifyToken"`
+// WebhookSecret is the secret's JSON: {"appSecret", "previousAppSecret", "verifyToken"}.
+type WebhookSecret = httpapi.WebhookSecret
+
+// WebhookSecretTTL is how long the webhook function trusts the secret it
+// read: a new app secret is in use at most this long after it is put in.
+const WebhookSecretTTL = 2 * time.Minute
+
+// SecretReader is the Secrets Manager call the webhook secret needs.
+type SecretReader interface {
+	GetSecretValue(ctx context.Context, in *awssecrets.GetSecretValueInput, opts ...func(*awssecrets.Options)) (*awssecrets.GetSecretValueOutput, error)
 }
 
-// LoadWebhookSecret reads and checks the webhook secret.
-func (c *Clients) LoadWebhookSecret(ctx context.Context, arn string) (WebhookSecret, error) {
-	var ws WebhookSecret
-	out, err := c.Secrets.GetSecretValue(ctx, &awssecrets.GetSecretValueInput{SecretId: aws.String(arn)})
+// WebhookSecretSource reads the webhook secret from Secrets Manager and
+// keeps it for TTL (WebhookSecretTTL when zero). When a refresh fails it
+// keeps serving the secret it has and tries again after another TTL.
+// It implements httpapi.WebhookSecrets.
+type WebhookSecretSource struct {
+	Client SecretReader
+	ARN    string
+	TTL    time.Duration
+	Log    *slog.Logger
+	Now    func() time.Time
+
+	mu     sync.Mutex
+	cached WebhookSecret
+	until  time.Time
+}
+
+// WebhookSecret returns the cached secret, reading it again once it is older than the TTL.
+func (s *WebhookSecretSource) WebhookSecret(ctx context.Context) (WebhookSecret, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	if now.Before(s.until) {
+		return s.cached, nil
+	}
+	ttl := s.TTL
+	if ttl <= 0 {
+		ttl = WebhookSecretTTL
+	}
+	ws, err := s.load(ctx)
 	if err != nil {
-		return ws, fmt.Errorf("read webhook secret %s: %w", arn, err)
+		if s.until.IsZero() {
+			return ws, err
+		}
+		if s.Log != nil {
+			s.Log.WarnContext(ctx, "webhook secret refresh failed; keeping the one read before", "err", err)
+		}
+		s.until = now.Add(ttl)
+		return s.cached, nil
+	}
+	s.cached, s.until = ws, now.Add(ttl)
+	return ws, nil
+}
+
+func (s *WebhookSecretSource) load(ctx context.Context) (WebhookSecret, error) {
+	var ws WebhookSecret
+	out, err := s.Client.GetSecretValue(ctx, &awssecrets.GetSecretValueInput{SecretId: aws.String(s.ARN)})
+	if err != nil {
+		return ws, fmt.Errorf("read webhook secret %s: %w", s.ARN, err)
 	}
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &ws); err != nil {
-		return ws, fmt.Errorf("webhook secret %s is not JSON {appSecret, verifyToken}: %w", arn, err)
+		return ws, fmt.Errorf("webhook secret %s is not JSON {appSecret, previousAppSecret, verifyToken}: %w", s.ARN, err)
 	}
 	if ws.AppSecret == "" || ws.VerifyToken == "" {
 		return ws, errors.New("webhook secret needs both appSecret and verifyToken")
 	}
 	return ws, nil
+}
+
+// WebhookSecrets returns the cached webhook secret at arn, read once now so
+// that a missing or ill-formed secret fails the function's init.
+func (c *Clients) WebhookSecrets(ctx context.Context, arn string, log *slog.Logger) (*WebhookSecretSource, error) {
+	src := &WebhookSecretSource{Client: c.Secrets, ARN: arn, Log: log}
+	if _, err := src.WebhookSecret(ctx); err != nil {
+		return nil, err
+	}
+	return src, nil
 }
 
 // Claims names the token claims from the environment.
