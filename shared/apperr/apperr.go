@@ -42,6 +42,8 @@ const (
 	// other than the one it was first used for; answering with the first
 	// reply would pass it off as the new one.
 	IdempotencyKeyReused Code = "idempotency_key_reused"
+	// MethodNotAllowed: the route exists but does not take this method.
+	MethodNotAllowed Code = "method_not_allowed"
 )
 
 // Error is an application error.

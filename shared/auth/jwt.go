@@ -97,14 +97,13 @@ func list(v any) []string {
 	return nil
 }
 
-// BearerToken extracts the token from an Authorization header or, for
-// WebSocket upgrades, the "token" query parameter.
+// BearerToken extracts the token from the Authorization header, the only
+// place an HTTP route reads it: a token in the query string ends up in
+// access logs, proxies and browser history. Only the WebSocket, which a
+// browser cannot give headers, takes one there (through Verify).
 func BearerToken(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok && tok != "" {
-		return tok, nil
-	}
-	if tok := r.URL.Query().Get("token"); tok != "" && r.Header.Get("Upgrade") != "" {
 		return tok, nil
 	}
 	return "", ErrNoToken
@@ -151,8 +150,13 @@ func (h *HMACIssuer) Authenticate(r *http.Request) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}
+	return h.Verify(raw)
+}
+
+// Verify checks a raw token and returns its principal.
+func (h *HMACIssuer) Verify(raw string) (Principal, error) {
 	claims := jwt.MapClaims{}
-	_, err = jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return h.Key, nil },
+	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return h.Key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(h.Issuer), jwt.WithAudience(h.Audience),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now))

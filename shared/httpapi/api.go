@@ -64,8 +64,9 @@ type API struct {
 // Handler returns the routes.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
+	params := documentedQueryParameters()
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, auth.Principal) error) {
-		mux.Handle(pattern, a.authenticated(h))
+		mux.Handle(pattern, a.authenticated(checkQuery(params[pattern], h)))
 	}
 	handle("GET /v1/conversations", a.listConversations)
 	handle("GET /v1/conversations/{id}", a.getConversation)
@@ -92,10 +93,7 @@ func (a *API) Handler() http.Handler {
 	handle("PATCH /v1/records/{module}/{id}", a.updateRecord)
 	handle("GET /v1/users", a.listUsers)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // public: the API's shape, no org's data
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, a.Log, apperr.E(apperr.NotFound, "No route %s %s.", r.Method, r.URL.Path))
-	})
-	return mux
+	return routingErrorsAsJSON(mux, a.Log)
 }
 
 func (a *API) authenticated(h func(http.ResponseWriter, *http.Request, auth.Principal) error) http.Handler {
@@ -163,7 +161,7 @@ func limitParam(r *http.Request, def, maxLimit int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > maxLimit {
-		return 0, apperr.E(apperr.Invalid, "limit must be a number from 1 to %d.", maxLimit)
+		return 0, apperr.E(apperr.Invalid, "limit must be a whole number from 1 to %d, not %q.", maxLimit, s)
 	}
 	return n, nil
 }

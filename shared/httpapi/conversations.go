@@ -33,7 +33,10 @@ func viewOf(c *inbox.Conversation, now time.Time) conversationView {
 // view (?view=) with the request's own conditions over it.
 func (a *API) filterFromQuery(r *http.Request, p auth.Principal) (inbox.Filter, error) {
 	q := r.URL.Query()
-	vq := inbox.ViewQueryFrom(q)
+	vq, err := inbox.ViewQueryFrom(q)
+	if err != nil {
+		return inbox.Filter{}, err
+	}
 	if id := q.Get("view"); id != "" {
 		v, err := a.view(r, p, id)
 		if err != nil {

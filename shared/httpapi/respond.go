@@ -24,6 +24,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusForbidden
 	case apperr.NotFound:
 		return http.StatusNotFound
+	case apperr.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case apperr.Conflict, apperr.ConfirmationRequired:
 		return http.StatusConflict
 	case apperr.ModuleImmutable:

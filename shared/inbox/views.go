@@ -47,12 +47,22 @@ func Builtin(id string) (View, bool) {
 	return View{}, false
 }
 
-// ViewQueryFrom reads a ViewQuery from URL parameters.
-func ViewQueryFrom(q url.Values) ViewQuery {
-	return ViewQuery{
+// ViewQueryFrom reads a ViewQuery from URL parameters. windowOpen is true
+// or false, nothing looser: a filter the caller believes applied must
+// apply. Spans are checked when the query becomes a Filter.
+func ViewQueryFrom(q url.Values) (ViewQuery, error) {
+	vq := ViewQuery{
 		Unanswered: q.Get("unanswered"), Answered: q.Get("answered"), MessageTime: q.Get("messageTime"),
-		Owner: q.Get("owner"), AnsweredBy: q.Get("answeredBy"), WindowOpen: q.Get("windowOpen") == "true",
+		Owner: q.Get("owner"), AnsweredBy: q.Get("answeredBy"),
 	}
+	switch s := q.Get("windowOpen"); s {
+	case "", "false":
+	case "true":
+		vq.WindowOpen = true
+	default:
+		return vq, apperr.E(apperr.Invalid, "windowOpen must be true or false, not %q.", s)
+	}
+	return vq, nil
 }
 
 // Over returns q with every condition set in o replacing q's.

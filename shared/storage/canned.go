@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/wacrm/wacrm/shared/apperr"
@@ -195,10 +194,7 @@ func (s *Store) CannedResponses(ctx context.Context, org string, f canned.Filter
 	for range maxPagesPerList {
 		q.Cursor, q.Limit = cursor, limit-len(out)
 		var page []cannedItem
-		next, err := s.t.Query(ctx, q, &page)
-		if errors.Is(err, table.ErrBadCursor) {
-			return nil, "", apperr.Wrap(err, apperr.Invalid, "The cursor is not valid for this list.")
-		}
+		next, err := s.queryPage(ctx, q, &page)
 		if err != nil {
 			return nil, "", fmt.Errorf("query canned responses of %s: %w", org, err)
 		}

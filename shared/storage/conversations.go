@@ -238,7 +238,7 @@ func (s *Store) Messages(ctx context.Context, org, conversationID, cursor string
 		return nil, "", err
 	}
 	var page []messageItem
-	next, err := s.t.Query(ctx, q, &page)
+	next, err := s.queryPage(ctx, q, &page)
 	if err != nil {
 		return nil, "", fmt.Errorf("query messages of %s: %w", conversationID, err)
 	}

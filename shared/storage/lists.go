@@ -52,7 +52,7 @@ func (s *Store) Conversations(ctx context.Context, org string, f inbox.Filter, n
 		q.Cursor = cursor
 		q.Limit = want - len(out)
 		var page []conversationItem
-		next, err := s.t.Query(ctx, q, &page)
+		next, err := s.queryPage(ctx, q, &page)
 		if err != nil {
 			return nil, "", fmt.Errorf("query conversations of %s: %w", org, err)
 		}

@@ -199,7 +199,7 @@ func (s *Store) Users(ctx context.Context, org, cursor string, limit int) ([]aut
 		return nil, "", err
 	}
 	var page []userItem
-	next, err := s.t.Query(ctx, q, &page)
+	next, err := s.queryPage(ctx, q, &page)
 	if err != nil {
 		return nil, "", fmt.Errorf("query users of %s: %w", org, err)
 	}

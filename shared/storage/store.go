@@ -165,6 +165,16 @@ func encodeCursor(q table.Query, next string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// queryPage runs q, whose cursor came from a client: a cursor the table
+// refuses (forged, or edited to point elsewhere) is the client's mistake.
+func (s *Store) queryPage(ctx context.Context, q table.Query, out any) (string, error) {
+	next, err := s.t.Query(ctx, q, out)
+	if errors.Is(err, table.ErrBadCursor) {
+		return "", apperr.Wrap(err, apperr.Invalid, "The cursor is not valid for this list.")
+	}
+	return next, err
+}
+
 func decodeCursor(q table.Query, cursor string) (string, error) {
 	if cursor == "" {
 		return "", nil

@@ -90,7 +90,7 @@ func (s *Store) Attachments(ctx context.Context, org, conversationID, cursor str
 		return nil, "", err
 	}
 	var page []attachmentItem
-	next, err := s.t.Query(ctx, q, &page)
+	next, err := s.queryPage(ctx, q, &page)
 	if err != nil {
 		return nil, "", fmt.Errorf("query attachments of %s: %w", conversationID, err)
 	}

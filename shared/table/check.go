@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -147,5 +148,34 @@ func DecodeCursor(s string, q Query) (CursorKey, error) {
 	} else if c.IPK != q.PK || c.ISK == "" {
 		return CursorKey{}, fmt.Errorf("%w: not from this index partition", ErrBadCursor)
 	}
+	if q.SKPrefix != "" && !strings.HasPrefix(c.sortKey(q.Index), q.SKPrefix) {
+		return CursorKey{}, fmt.Errorf("%w: not from this list", ErrBadCursor)
+	}
 	return c, nil
+}
+
+// sortKey is the cursor's position in index ix's sort order.
+func (c CursorKey) sortKey(ix Index) string {
+	if ix == Primary {
+		return c.SK
+	}
+	return c.ISK
+}
+
+// Position says where cursor c lies against q's sort-key range in the
+// direction q reads: -1 before the range starts, 0 inside it, 1 past its
+// end. A range bound that moves with the clock ("the last 2 hours") can
+// leave a cursor from an earlier page behind: before the start, the query
+// reads the range from its start; past the end, nothing is left.
+func (q Query) Position(c CursorKey) int {
+	sk := c.sortKey(q.Index)
+	low := q.SKFrom != "" && sk < q.SKFrom
+	high := q.SKTo != "" && sk > q.SKTo
+	switch {
+	case !low && !high:
+		return 0
+	case low != q.Descending:
+		return -1
+	}
+	return 1
 }

@@ -152,7 +152,13 @@ func (t *Table) Query(ctx context.Context, q table.Query, out any) (string, erro
 		if err != nil {
 			return "", err
 		}
-		in.ExclusiveStartKey = startKey(q.Index, c)
+		// DynamoDB refuses a start key outside the key condition.
+		switch q.Position(c) {
+		case 0:
+			in.ExclusiveStartKey = startKey(q.Index, c)
+		case 1:
+			return "", nil
+		}
 	}
 
 	now := time.Now()

@@ -38,6 +38,7 @@ func Run(t *testing.T, newTable func(t *testing.T) table.Table) {
 		{"QueryOut", testQueryOut},
 		{"Paging", testPaging},
 		{"BadCursor", testBadCursor},
+		{"CursorOutsideRange", testCursorOutsideRange},
 		{"InvalidQueries", testInvalidQueries},
 		{"ConcurrentCounter", func(t *testing.T, tb table.Table) { testCounter(t, tb, 8, 25, false) }},
 		{"ConcurrentTransactions", func(t *testing.T, tb table.Table) { testCounter(t, tb, 4, 10, true) }},
@@ -797,6 +798,7 @@ func testBadCursor(t *testing.T, tb table.Table) {
 		{"other partition", table.Query{PK: "bc"}, other},
 		{"primary cursor on GSI1", table.Query{Index: table.GSI1, PK: "bcg"}, primary},
 		{"GSI1 cursor on primary", table.Query{PK: "bc"}, gsi},
+		{"outside the prefix", table.Query{PK: "bc", SKPrefix: "2"}, primary},
 	}
 	for _, c := range cases {
 		var got []*rec
@@ -954,5 +956,48 @@ func testTTL(t *testing.T, tb table.Table) {
 	ek := key("ttl", "expired-2")
 	if err := tb.Write(t.Context(), table.Op{Check: &ek, Cond: table.Exists()}); !errors.Is(err, table.ErrConditionFailed) {
 		t.Errorf("exists on expired item: got %v, want condition failure", err)
+	}
+}
+
+// testCursorOutsideRange: a range bound that moved since the cursor was
+// issued ("the last 2 hours", a page later) leaves the cursor before the
+// range, where the query reads from the range's start, or past it, where
+// nothing is left. Neither is an error.
+func testCursorOutsideRange(t *testing.T, tb table.Table) {
+	for _, sk := range []string{"1", "2", "3", "4", "5"} {
+		putAll(t, tb, &rec{Keys: table.Keys{PK: "mr", SK: sk, GSI1PK: "mrg", GSI1SK: sk}})
+	}
+	for _, ix := range []table.Index{table.Primary, table.GSI1} {
+		pk := map[table.Index]string{table.Primary: "mr", table.GSI1: "mrg"}[ix]
+		first := func(q table.Query) string {
+			var got []*rec
+			q.Limit = 1
+			next, err := tb.Query(t.Context(), q, &got)
+			if err != nil || next == "" {
+				t.Fatalf("%s first page %+v: next %q, %v", ix, q, next, err)
+			}
+			return next
+		}
+		cases := []struct {
+			name       string
+			from, to   table.Query
+			wantSorted []string
+		}{
+			// Newest first, from 2: the cursor is at 5; the bound moves up past it.
+			{"descending, cursor past the end", table.Query{Descending: true, SKFrom: "2"}, table.Query{Descending: true, SKFrom: "6"}, nil},
+			// Oldest first from 1: the cursor is at 1; the bound moves to 3.
+			{"ascending, cursor before the start", table.Query{SKFrom: "1"}, table.Query{SKFrom: "3"}, []string{"3", "4", "5"}},
+			{"ascending, cursor past the end", table.Query{SKFrom: "4"}, table.Query{SKFrom: "1", SKTo: "3"}, nil},
+			{"descending, cursor before the start", table.Query{Descending: true, SKTo: "5"}, table.Query{Descending: true, SKTo: "3"}, []string{"3", "2", "1"}},
+		}
+		for _, c := range cases {
+			c.from.Index, c.from.PK, c.to.Index, c.to.PK = ix, pk, ix, pk
+			c.to.Cursor = first(c.from)
+			var got []*rec
+			next, err := tb.Query(t.Context(), c.to, &got)
+			if err != nil || next != "" || !slices.Equal(sortKeys(got), c.wantSorted) {
+				t.Errorf("%s %s: got %v next %q err %v, want %v", ix, c.name, sortKeys(got), next, err, c.wantSorted)
+			}
+		}
 	}
 }
