@@ -6,8 +6,12 @@ DIST := dist
 
 .PHONY: run test test-go build lint fmt bench clean
 
+# make run ADDR=:9090 listens elsewhere (loopback unless a host is given);
+# CORS_ORIGINS=https://crm.example.com,http://localhost:5173 limits browser origins (default *).
+ADDR ?=
+CORS_ORIGINS ?=
 run: ## the whole system locally on the embedded adapters
-	$(GO) run ./scripts/localstack
+	$(GO) run ./scripts/localstack $(if $(ADDR),-addr $(ADDR)) $(if $(CORS_ORIGINS),-cors-origins $(CORS_ORIGINS))
 
 test: ## every test: Go tests with the protocol servers started on loopback, then the CDK stack tests
 	scripts/testenv/run.sh $(MAKE) --no-print-directory test-go

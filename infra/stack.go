@@ -21,6 +21,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/table"
 )
 
@@ -282,9 +283,12 @@ func (s *stackParts) addHTTPAPI() {
 		CreateDefaultStage: jsii.Bool(false),
 		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
 			AllowOrigins: jsii.Strings(p.CORSOrigins...),
-			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_ANY},
-			AllowHeaders: jsii.Strings("authorization", "content-type", "idempotency-key"),
-			MaxAge:       awscdk.Duration_Hours(jsii.Number(1)),
+			// The same lists as the local stack's httpapi.CORS, so a frontend
+			// meets the same rules on make run as here.
+			AllowMethods:  &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_ANY},
+			AllowHeaders:  jsii.Strings(httpapi.CORSAllowHeaders...),
+			ExposeHeaders: jsii.Strings(httpapi.CORSExposeHeaders...),
+			MaxAge:        awscdk.Duration_Seconds(jsii.Number(httpapi.CORSMaxAge.Seconds())),
 		},
 	})
 	accessLogs := awslogs.NewLogGroup(s.stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{

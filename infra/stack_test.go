@@ -767,8 +767,20 @@ func TestHTTPAPI(t *testing.T) {
 	if got := strs(jwt["Audience"]); !reflect.DeepEqual(got, prodAudience) {
 		t.Errorf("prod audience: got %v, want %v", got, prodAudience)
 	}
-	if got := strs(props(p.one(t, "AWS::ApiGatewayV2::Api", "HttpApi"))["CorsConfiguration"].(map[string]any)["AllowOrigins"]); !reflect.DeepEqual(got, []string{"https://crm.example.com"}) {
+	cors := props(p.one(t, "AWS::ApiGatewayV2::Api", "HttpApi"))["CorsConfiguration"].(map[string]any)
+	if got := strs(cors["AllowOrigins"]); !reflect.DeepEqual(got, []string{"https://crm.example.com"}) {
 		t.Errorf("prod CORS origins: got %v", got)
+	}
+	// The headers a browser client sends and reads, as the local stack allows them.
+	for _, want := range []string{"Location", "Idempotency-Key", "ETag"} {
+		if !slices.Contains(strs(cors["ExposeHeaders"]), want) {
+			t.Errorf("CORS exposes %v, want %s among them", strs(cors["ExposeHeaders"]), want)
+		}
+	}
+	for _, want := range []string{"Authorization", "Content-Type", "Idempotency-Key"} {
+		if !slices.Contains(strs(cors["AllowHeaders"]), want) {
+			t.Errorf("CORS allows headers %v, want %s among them", strs(cors["AllowHeaders"]), want)
+		}
 	}
 }
 

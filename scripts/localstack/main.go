@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/wacrm/wacrm/shared/localstack"
@@ -16,7 +17,8 @@ import (
 
 func main() {
 	config := flag.String("config", "scripts/localstack/demo.json", "config file: demo org, users, integration")
-	addr := flag.String("addr", "", "listen address (overrides the config)")
+	addr := flag.String("addr", os.Getenv("WACRM_ADDR"), "listen address, e.g. :9090 (loopback) or 0.0.0.0:9090; overrides the config (env WACRM_ADDR, make run ADDR=)")
+	cors := flag.String("cors-origins", os.Getenv("WACRM_CORS_ORIGINS"), "comma-separated origins a browser frontend may call the API from, or *; overrides the config (env WACRM_CORS_ORIGINS, make run CORS_ORIGINS=)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -27,6 +29,9 @@ func main() {
 	}
 	if *addr != "" {
 		cfg.Addr = *addr
+	}
+	if *cors != "" {
+		cfg.CORSOrigins = strings.Split(*cors, ",")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

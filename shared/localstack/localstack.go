@@ -16,11 +16,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/local/boltstore"
 	"github.com/wacrm/wacrm/shared/local/fileblob"
@@ -33,13 +36,18 @@ import (
 
 // Config is the local stack's config file (scripts/localstack/demo.json).
 type Config struct {
-	Addr        string      `json:"addr"`    // listen address; default 127.0.0.1:8080
+	// Addr is the listen address; default 127.0.0.1:8080. Without a host
+	// (":9090") it listens on loopback; 0.0.0.0:9090 listens everywhere.
+	Addr        string      `json:"addr"`
 	DataDir     string      `json:"dataDir"` // where state lives; default .wacrm
 	AppSecret   string      `json:"appSecret"`
 	VerifyToken string      `json:"verifyToken"`
 	Org         string      `json:"org"`
 	Users       []User      `json:"users"`
 	Integration Integration `json:"integration"`
+	// CORSOrigins may call the API from a browser: exact origins or "*"
+	// (the default, as the CDK stack's corsOrigins).
+	CORSOrigins []string `json:"corsOrigins,omitempty"`
 
 	// Now is the stack's clock (tests move it past the 24-hour window);
 	// time.Now when nil.
@@ -119,6 +127,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:8080"
 	}
+	if strings.HasPrefix(cfg.Addr, ":") {
+		cfg.Addr = "127.0.0.1" + cfg.Addr
+	}
+	if len(cfg.CORSOrigins) == 0 {
+		cfg.CORSOrigins = []string{"*"}
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = ".wacrm"
 	}
@@ -136,7 +150,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (is wacrm already running? pass -addr to use another): %w", cfg.Addr, err)
 	}
-	base := "http://" + st.ln.Addr().String()
+	base := "http://" + urlHost(st.ln.Addr())
 
 	tbl, err := boltstore.Open(filepath.Join(cfg.DataDir, "wacrm.db"))
 	if err != nil {
@@ -255,6 +269,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	sim := st.Sim.Handler()
 	mux.Handle("/graph/", http.StripPrefix("/graph", sim))
 	mux.Handle("/_sim/", sim)
+	mux.Handle("/", api) // anything else: the API's JSON 404 or 405
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /debug/queues", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -280,7 +295,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 			log.Error("media consumer stopped", "err", err)
 		}
 	}()
-	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	st.srv = &http.Server{Handler: httpapi.CORS(cfg.CORSOrigins, mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(st.done)
 		if err := st.srv.Serve(st.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -341,6 +356,16 @@ func seed(ctx context.Context, a *app.App, vault secrets.Store, cfg Config) erro
 		return nil // seeded on an earlier run
 	}
 	return err
+}
+
+// urlHost is how clients reach addr: a listener on every interface is
+// reached on loopback.
+func urlHost(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }
 
 // secretFile returns the 32 random bytes kept in path, making them once.
