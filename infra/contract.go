@@ -58,7 +58,7 @@ const (
 // S3 key prefixes; the lifecycle rules and the grants are per prefix.
 const (
 	PrefixClaimCheck  = "claimcheck/"  // webhook bodies too large for an SQS message
-	PrefixMalformed   = "malformed/"   // bodies the webhook could not parse, kept for debugging
+	PrefixMalformed   = "malformed/"   // signed bodies the webhook or inbound could not process in full, kept with the reasons
 	PrefixMedia       = "media/"       // inbound media copied from Meta: media/<org>/<conversationId>/<messageId>
 	PrefixAttachments = "attachments/" // files users attach to replies
 )

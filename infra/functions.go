@@ -117,6 +117,8 @@ func (s *stackParts) addFunctions() {
 	})
 	inbound.g.tableReadWrite()
 	inbound.g.objects([]string{"s3:GetObject", "s3:DeleteObject"}, PrefixClaimCheck)
+	// Bodies it can read only in part are kept, with the reasons.
+	inbound.g.objects([]string{"s3:PutObject"}, PrefixMalformed)
 	// A message with media becomes a media job; the media function copies it.
 	s.media.queue.GrantSendMessages(inbound.g.role)
 	inbound.consume(s.inbound.queue, inboundBatchSize, inboundWindowS, inboundMaxConc)

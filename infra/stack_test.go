@@ -867,6 +867,7 @@ func TestLeastPrivilege(t *testing.T) {
 		"InboundFunctionRoleDefaultPolicy": with(with(with(with(logs("InboundFunction"), tableRW()), consume("<InboundQueue.Arn>")), sendTo("<MediaQueue.Arn>")), map[string][]string{
 			"s3:GetObject":    {"<Bucket.Arn>/claimcheck/*"},
 			"s3:DeleteObject": {"<Bucket.Arn>/claimcheck/*"},
+			"s3:PutObject":    {"<Bucket.Arn>/malformed/*"},
 		}),
 		"ApiFunctionRoleDefaultPolicy": with(with(with(logs("ApiFunction"), tableRW()), sendTo("<OutboundQueue.Arn>")), map[string][]string{
 			"s3:GetObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*"},
@@ -1116,6 +1117,7 @@ func TestContractMatchesFunctions(t *testing.T) {
 		{EnvOrgClaim, awsapp.EnvOrgClaim},
 		{EnvGroupsClaim, awsapp.EnvGroupsClaim},
 		{GraphBaseURL(DefaultGraphAPIVersion), awsapp.DefaultGraphURL},
+		{PrefixMalformed, httpapi.MalformedPrefix},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

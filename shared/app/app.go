@@ -48,6 +48,7 @@ type App struct {
 	// Integrations manages WhatsApp profiles and their access tokens.
 	Integrations *integration.Service
 	inbound      *queue.ClaimCheck
+	quarantine   *httpapi.Quarantine
 	a            Adapters
 }
 
@@ -65,6 +66,7 @@ func New(a Adapters) *App {
 	if a.Graph != nil {
 		graph, mediaGraph = a.Graph, a.Graph
 	}
+	quarantine := &httpapi.Quarantine{Blobs: a.Blobs, Now: a.Now}
 	var mediaJobs inbox.MediaQueue
 	if a.Media != nil {
 		mediaJobs = &media.Enqueuer{Queue: a.Media, Delay: media.DefaultEnqueueDelay}
@@ -72,12 +74,14 @@ func New(a Adapters) *App {
 	return &App{
 		Store: store,
 		Intake: &inbox.Intake{
-			Store:  store,
-			Owners: integration.Assigner{Directory: store, Counter: store},
-			Media:  mediaJobs,
-			Log:    a.Log,
-			Now:    a.Now,
+			Store:      store,
+			Owners:     integration.Assigner{Directory: store, Counter: store},
+			Media:      mediaJobs,
+			Quarantine: quarantine,
+			Log:        a.Log,
+			Now:        a.Now,
 		},
+		quarantine:   quarantine,
 		inbound:      &queue.ClaimCheck{Sender: a.Inbound, Blobs: a.Blobs, Logger: a.Log},
 		Integrations: &integration.Service{Store: store, Users: store, Secrets: a.Secrets, Now: a.Now},
 		Replies:      &outbox.Replies{Store: store, Canned: store, Queue: a.Outbound, Log: a.Log, Now: a.Now},
@@ -100,15 +104,14 @@ func (app *App) Webhook(appSecret []byte, verifyToken string) *httpapi.Webhook {
 // secrets on each request (a Lambda's cache of Secrets Manager).
 func (app *App) WebhookFrom(secrets httpapi.WebhookSecrets) *httpapi.Webhook {
 	return &httpapi.Webhook{
-		Secrets: secrets, Queue: app.inbound, Quarantine: app.a.Blobs,
-		Log: app.a.Log, Now: app.a.Now,
+		Secrets: secrets, Queue: app.inbound, Quarantine: app.quarantine, Log: app.a.Log,
 	}
 }
 
 // InboundHandler consumes the inbound queue: each message is one webhook
-// body. Bodies that can never be processed are logged and dropped (the
-// webhook kept malformed ones); other failures are retried by the queue and
-// end in its dead-letter queue.
+// body. Bodies that can never be processed are kept under malformed/ by the
+// intake and not retried; other failures are retried by the queue and end
+// in its dead-letter queue.
 func (app *App) InboundHandler() queue.BatchHandler {
 	return app.inbound.Handler(func(ctx context.Context, batch []queue.Message) []string {
 		var failed []string
@@ -116,7 +119,7 @@ func (app *App) InboundHandler() queue.BatchHandler {
 			err := app.Intake.HandleBody(ctx, msg.Body)
 			switch {
 			case errors.Is(err, inbox.ErrUnprocessable):
-				app.a.Log.ErrorContext(ctx, "inbound body dropped", "messageId", msg.ID, "err", err, "metric", "unprocessable_body")
+				app.a.Log.ErrorContext(ctx, "inbound body kept under malformed/, not retried", "messageId", msg.ID, "err", err, "metric", "unprocessable_body")
 			case err != nil:
 				app.a.Log.WarnContext(ctx, "inbound body failed; will retry", "messageId", msg.ID, "receiveCount", msg.ReceiveCount, "err", err)
 				failed = append(failed, msg.ID)

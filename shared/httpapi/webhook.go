@@ -2,14 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/whatsapp"
@@ -21,11 +18,6 @@ const MaxWebhookBytes = 4 << 20
 // Enqueuer hands raw webhook bodies to the inbound queue.
 type Enqueuer interface {
 	Send(ctx context.Context, msgs ...queue.Outgoing) error
-}
-
-// Quarantine keeps bodies that can never be processed, for inspection.
-type Quarantine interface {
-	Put(ctx context.Context, key string, body []byte, contentType string) error
 }
 
 // PlaceholderAppSecret is the app secret the CDK stack creates the webhook
@@ -64,9 +56,8 @@ func usable(appSecret string) bool { return appSecret != "" && appSecret != Plac
 type Webhook struct {
 	Secrets    WebhookSecrets
 	Queue      Enqueuer
-	Quarantine Quarantine
+	Quarantine *Quarantine
 	Log        *slog.Logger
-	Now        func() time.Time
 }
 
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -132,8 +123,8 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 	if !json.Valid(body) {
 		// Signed by Meta yet not JSON: retrying can never help, so keep it
 		// for inspection and acknowledge.
-		key := h.quarantineKey(body)
-		if err := h.Quarantine.Put(ctx, key, body, "application/octet-stream"); err != nil {
+		key, err := h.Quarantine.Keep(ctx, body, "signed webhook body is not JSON", nil)
+		if err != nil {
 			h.Log.ErrorContext(ctx, "quarantine malformed webhook", "err", err)
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
@@ -162,13 +153,4 @@ func (h *Webhook) verify(ctx context.Context, secret WebhookSecret, body []byte,
 		}
 	}
 	return err
-}
-
-func (h *Webhook) quarantineKey(body []byte) string {
-	sum := sha256.Sum256(body)
-	now := time.Now
-	if h.Now != nil {
-		now = h.Now
-	}
-	return "malformed/" + now().UTC().Format("2006/01/02/") + hex.EncodeToString(sum[:16]) + ".bin"
 }

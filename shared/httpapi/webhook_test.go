@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -152,8 +153,16 @@ func TestWebhookMalformedIsKeptNotRetried(t *testing.T) {
 			return err
 		}
 		b, err := os.ReadFile(p)
-		found = found || bytes.HasSuffix(b, body) // the file holds a metadata line, then the body
-		return err
+		if err != nil {
+			return err
+		}
+		_, doc, _ := bytes.Cut(b, []byte("\n")) // the file holds a metadata line, then the blob
+		var kept httpapi.QuarantinedBody
+		if err := json.Unmarshal(doc, &kept); err != nil {
+			return err
+		}
+		found = found || (kept.Body == string(body) && kept.Reason != "")
+		return nil
 	})
 	if err != nil || !found {
 		t.Errorf("malformed body not kept for inspection under malformed/ (err %v)", err)

@@ -116,8 +116,11 @@ type Message struct {
 	Text           string    `json:"text,omitempty"`
 	Preview        string    `json:"preview,omitempty"`
 	Timestamp      time.Time `json:"timestamp"`
-	Status         Status    `json:"status"`
-	StatusAt       time.Time `json:"statusAt,omitzero"`
+	// TimestampClamped is set when the timestamp Meta sent was more than
+	// MaxClockSkew after the message arrived: Timestamp is the arrival then.
+	TimestampClamped bool      `json:"timestampClamped,omitempty"`
+	Status           Status    `json:"status"`
+	StatusAt         time.Time `json:"statusAt,omitzero"`
 
 	Media     *Media          `json:"media,omitempty"`
 	ReplyTo   string          `json:"replyTo,omitempty"` // wamid this message answers or reacts to

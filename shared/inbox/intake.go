@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/ids"
@@ -45,6 +47,18 @@ type MediaQueue interface {
 	EnqueueMedia(ctx context.Context, m *Message) error
 }
 
+// Quarantine keeps a signed body that cannot be processed in full, with
+// the reasons (httpapi.Quarantine), and returns where.
+type Quarantine interface {
+	Keep(ctx context.Context, body []byte, reason string, problems []whatsapp.Problem) (key string, err error)
+}
+
+// MaxClockSkew is how far ahead of its receipt a timestamp may be: a
+// message dated later (a sender's clock, or a forged payload) would open
+// the customer service window beyond 24 hours, so it is clamped to the
+// receipt time and flagged.
+const MaxClockSkew = 5 * time.Minute
+
 // OwnerPicker picks the owner of a new record.
 type OwnerPicker interface {
 	Owner(ctx context.Context, integ *integration.Integration) (integration.Pick, error)
@@ -55,6 +69,11 @@ type InboundCounts struct {
 	Messages, Duplicates, Statuses, StaleStatuses, PendingStatuses atomic.Int64
 	UnknownNumber, InactiveNumber, Unparseable, OtherFields        atomic.Int64
 	MediaJobs                                                      atomic.Int64
+	// Malformed counts parts of bodies that could not be read, RefusedIDs
+	// messages and statuses refused for an id outside the ids alphabet (both
+	// kept under malformed/); FutureTimestamps timestamps clamped to the
+	// receipt time; WebhookErrors the errors Meta reports in value.errors.
+	Malformed, RefusedIDs, FutureTimestamps, WebhookErrors atomic.Int64
 }
 
 // Intake turns webhook bodies into stored messages, records and
@@ -65,24 +84,40 @@ type Intake struct {
 	Owners OwnerPicker
 	// Media receives a job for every new message with media; a media
 	// message fails (and its body is retried) without it.
-	Media  MediaQueue
-	Log    *slog.Logger
-	Now    func() time.Time
-	Counts InboundCounts
+	Media MediaQueue
+	// Quarantine keeps bodies, or the parts of them, that cannot be stored.
+	Quarantine Quarantine
+	Log        *slog.Logger
+	Now        func() time.Time
+	Counts     InboundCounts
 }
 
 // ErrUnprocessable marks a body that can never be processed; retrying it is
-// pointless, so consumers drop it (it was kept by the webhook for inspection).
+// pointless, so consumers drop it. It was kept under malformed/ first.
 var ErrUnprocessable = errors.New("unprocessable webhook body")
 
-// HandleBody processes one webhook body as Meta posted it. It returns an
-// error only when a retry could succeed (the whole body is then retried;
-// what was already stored is skipped as duplicate), or ErrUnprocessable.
+// HandleBody processes one webhook body as Meta posted it. It stores every
+// message and status it can read; the parts it cannot (unreadable, or with
+// an id outside the ids alphabet) are counted and the body is kept with the
+// reasons. It returns an error only when a retry could succeed (the whole
+// body is then retried; what was already stored is skipped as duplicate),
+// or ErrUnprocessable.
 func (s *Intake) HandleBody(ctx context.Context, body []byte) error {
 	n, err := whatsapp.Parse(body)
 	if err != nil {
 		s.Counts.Unparseable.Add(1)
+		if err := s.keep(ctx, body, "unreadable webhook body: "+err.Error(), nil); err != nil {
+			return err
+		}
 		return fmt.Errorf("%w: %v", ErrUnprocessable, err)
+	}
+	s.Counts.Malformed.Add(int64(len(n.Problems)))
+	problems := append(n.Problems, s.refuseBadIDs(n)...)
+	if len(problems) > 0 {
+		reason := fmt.Sprintf("%d part(s) of the body could not be stored", len(problems))
+		if err := s.keep(ctx, body, reason, problems); err != nil {
+			return err
+		}
 	}
 	var errs []error
 	for _, entry := range n.Entry {
@@ -100,11 +135,105 @@ func (s *Intake) HandleBody(ctx context.Context, body []byte) error {
 	return errors.Join(errs...)
 }
 
+// keep quarantines body; an error means the body should be retried.
+func (s *Intake) keep(ctx context.Context, body []byte, reason string, problems []whatsapp.Problem) error {
+	if s.Quarantine == nil {
+		return errors.New("keep malformed webhook body: no quarantine configured")
+	}
+	key, err := s.Quarantine.Keep(ctx, body, reason, problems)
+	if err != nil {
+		return fmt.Errorf("keep malformed webhook body: %w", err)
+	}
+	s.log().WarnContext(ctx, "malformed webhook kept", "key", key, "reason", reason, "problems", len(problems), "metric", "malformed_webhook")
+	return nil
+}
+
+// refuseBadIDs removes from n every message and status whose ids cannot
+// go into a key (a control character, a separator, none at all), and the
+// contacts with such ids, counting them and returning why. A value whose
+// phone number id is bad loses all of them: it cannot be routed.
+func (s *Intake) refuseBadIDs(n *whatsapp.Notification) []whatsapp.Problem {
+	var problems []whatsapp.Problem
+	refuse := func(path string, err error) {
+		s.Counts.RefusedIDs.Add(1)
+		problems = append(problems, whatsapp.Problem{Path: path, Reason: err.Error()})
+	}
+	for i := range n.Entry {
+		for j := range n.Entry[i].Changes {
+			v := &n.Entry[i].Changes[j].Value
+			path := fmt.Sprintf("entry[%d].changes[%d].value", i, j)
+			if len(v.Messages) == 0 && len(v.Statuses) == 0 {
+				continue
+			}
+			if err := ids.Check("metadata.phone_number_id", v.Metadata.PhoneNumberID); err != nil {
+				refuse(path+".metadata", err)
+				v.Messages, v.Statuses = nil, nil
+				continue
+			}
+			contacts := v.Contacts[:0]
+			for k, c := range v.Contacts {
+				if err := optionalIDs("contact", c.WaID, c.UserID); err != nil {
+					refuse(fmt.Sprintf("%s.contacts[%d]", path, k), err)
+					continue
+				}
+				contacts = append(contacts, c)
+			}
+			v.Contacts = contacts
+			msgs := v.Messages[:0]
+			for k, m := range v.Messages {
+				err := ids.Check("wamid", m.ID)
+				if err == nil {
+					err = optionalIDs("sender", m.From, m.FromUserID)
+				}
+				if c := customerOf(&m, v.Contacts); err == nil && c.WaID == "" && c.UserID == "" {
+					err = fmt.Errorf("%w: message %s has no sender", ids.ErrInvalid, m.ID)
+				}
+				if err != nil {
+					refuse(fmt.Sprintf("%s.messages[%d]", path, k), err)
+					continue
+				}
+				msgs = append(msgs, m)
+			}
+			v.Messages = msgs
+			statuses := v.Statuses[:0]
+			for k, st := range v.Statuses {
+				if err := ids.Check("status id (wamid)", st.ID); err != nil {
+					refuse(fmt.Sprintf("%s.statuses[%d]", path, k), err)
+					continue
+				}
+				statuses = append(statuses, st)
+			}
+			v.Statuses = statuses
+		}
+	}
+	return problems
+}
+
+// optionalIDs checks a wa_id and a BSUID, either of which may be absent.
+func optionalIDs(what, waID, userID string) error {
+	if waID != "" {
+		if err := ids.Check(what+" wa_id", waID); err != nil {
+			return err
+		}
+	}
+	if userID != "" {
+		if err := ids.Check(what+" user_id", userID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Intake) handleValue(ctx context.Context, v *whatsapp.Value) error {
+	pnid := v.Metadata.PhoneNumberID
+	for _, e := range v.Errors {
+		s.Counts.WebhookErrors.Add(1)
+		s.log().WarnContext(ctx, "webhook error from Meta", "phoneNumberId", pnid, "code", e.Code, "title", e.Title,
+			"message", e.Message, "details", e.Details(), "metric", "webhook_error")
+	}
 	if len(v.Messages) == 0 && len(v.Statuses) == 0 {
 		return nil
 	}
-	pnid := v.Metadata.PhoneNumberID
 	integ, err := s.Store.IntegrationByPhoneNumber(ctx, pnid)
 	switch {
 	case apperr.Is(err, apperr.NotFound):
@@ -136,11 +265,6 @@ func (s *Intake) handleValue(ctx context.Context, v *whatsapp.Value) error {
 }
 
 func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integration, contacts []whatsapp.Contact, wm *whatsapp.Message) error {
-	if wm.ID == "" {
-		s.Counts.Unparseable.Add(1)
-		s.log().WarnContext(ctx, "message without id dropped", "type", wm.Type)
-		return nil
-	}
 	seen, err := s.Store.SeenMessage(ctx, wm.ID)
 	if err != nil {
 		return err
@@ -150,12 +274,7 @@ func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integrati
 		return nil
 	}
 
-	customer := customerOf(wm, contacts)
-	if customer.WaID == "" && customer.UserID == "" {
-		s.Counts.Unparseable.Add(1)
-		s.log().WarnContext(ctx, "message without sender dropped", "wamid", wm.ID)
-		return nil
-	}
+	customer := customerOf(wm, contacts) // refuseBadIDs made sure there is one
 	identities := nonEmpty(records.WaIdentity(customer.WaID), records.UserIdentity(customer.UserID))
 	rec, err := s.Store.ResolveRecord(ctx, integ.Org, identities, func() (*records.Record, integration.Pick, error) {
 		pick, err := s.Owners.Owner(ctx, integ)
@@ -169,6 +288,11 @@ func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integrati
 	}
 
 	msg := messageFrom(integ.Org, wm, s.now())
+	if msg.TimestampClamped {
+		s.Counts.FutureTimestamps.Add(1)
+		s.log().WarnContext(ctx, "message dated in the future: clamped to its receipt", "wamid", wm.ID,
+			"timestamp", wm.Timestamp, "metric", "future_timestamp")
+	}
 	conv := &Conversation{
 		Org:           integ.Org,
 		ID:            ConversationID(integ.Org, integ.PhoneNumberID, rec.ID),
@@ -232,6 +356,12 @@ func (s *Intake) enqueueMedia(ctx context.Context, msg *Message) error {
 func (s *Intake) handleStatus(ctx context.Context, ws *whatsapp.Status) error {
 	ts, err := ws.Time()
 	if err != nil {
+		ts = s.now()
+	}
+	if ts.After(s.now().Add(MaxClockSkew)) {
+		s.Counts.FutureTimestamps.Add(1)
+		s.log().WarnContext(ctx, "status dated in the future: clamped to its receipt", "wamid", ws.ID,
+			"timestamp", ws.Timestamp, "metric", "future_timestamp")
 		ts = s.now()
 	}
 	u := StatusUpdate{WAMID: ws.ID, Status: Status(ws.Status), Timestamp: ts.UTC()}
@@ -300,15 +430,26 @@ func newRecord(integ *integration.Integration, c Customer, owner string, now tim
 	return r
 }
 
+// messageFrom makes the message to store. Its strings come out of the JSON
+// decoder, which already replaced invalid UTF-8; Content holds the raw
+// bytes, so they are made valid here.
 func messageFrom(org string, wm *whatsapp.Message, now time.Time) *Message {
 	ts, err := wm.Time()
 	if err != nil {
 		ts = now
 	}
+	clamped := ts.After(now.Add(MaxClockSkew))
+	if clamped {
+		ts = now
+	}
+	content := wm.Raw
+	if !utf8.Valid(content) {
+		content = bytes.ToValidUTF8(content, []byte(string(utf8.RuneError)))
+	}
 	m := &Message{
 		Org: org, ID: wm.ID, WAMID: wm.ID, Direction: Inbound, Type: wm.Type,
-		Preview: wm.Preview(), Timestamp: ts.UTC(), Status: StatusReceived, StatusAt: now,
-		Content: json.RawMessage(wm.Raw),
+		Preview: wm.Preview(), Timestamp: ts.UTC(), TimestampClamped: clamped, Status: StatusReceived, StatusAt: now,
+		Content: json.RawMessage(content),
 	}
 	switch {
 	case wm.Text != nil:

@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,8 +14,13 @@ import (
 
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(eventsDir, "*.json"))
-	for _, file := range files {
-		f.Add(readEvent(f, filepath.Base(file)))
+	bad, _ := filepath.Glob(filepath.Join(badInputDir, "*.json"))
+	for _, file := range append(files, bad...) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		n, err := Parse(body)
@@ -23,6 +29,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("Parse returned a notification with an error")
 			}
 			return
+		}
+		for _, p := range n.Problems {
+			if p.Path == "" || p.Reason == "" {
+				t.Fatalf("problem without a path or a reason: %+v", p)
+			}
 		}
 		for _, e := range n.Entry {
 			for _, c := range e.Changes {

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -29,31 +31,61 @@ var (
 	ErrWrongObject   = errors.New(`webhook object is not "whatsapp_business_account"`)
 )
 
-// Parse parses a webhook POST body. It never panics; it returns an error for
-// bodies that are not JSON objects or whose object is not
-// "whatsapp_business_account". Unknown fields are ignored, and a message or
-// status whose shape does not match ours (an unknown type, a field that
-// changed type) is kept with its identifying fields and its Raw bytes rather
-// than failing the whole body.
+// Parse parses a webhook POST body. It never panics; it returns an error
+// only for bodies that are not a JSON object or whose object is not
+// "whatsapp_business_account". Everything else is read as far as it can
+// be: unknown fields are ignored; numbers sent as strings and strings sent
+// as numbers are read as the type the field has; a message or status whose
+// shape does not match ours (an unknown type, a field that changed type) is
+// kept with its identifying fields and its Raw bytes (PartiallyDecoded);
+// and a part that cannot be read at all (an entry that is not an object, a
+// message that is a number) is skipped. Each of the last two is listed in
+// Notification.Problems.
 func Parse(body []byte) (*Notification, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, ErrNotJSONObject
 	}
-	var n Notification
-	if err := json.Unmarshal(body, &n); err != nil {
-		return nil, fmt.Errorf("parse webhook body: %w", err)
+	n := &Notification{}
+	if err := json.Unmarshal(body, n); err != nil {
+		// Slow path, for bodies with a part of the wrong shape.
+		if n, err = parseLenient(body); err != nil {
+			return nil, err
+		}
 	}
 	if n.Object != ObjectWhatsAppBusinessAccount {
 		return nil, fmt.Errorf("%w: got %q", ErrWrongObject, n.Object)
 	}
-	return &n, nil
+	n.listPartial()
+	return n, nil
+}
+
+// listPartial adds a problem for every partially decoded message and status.
+func (n *Notification) listPartial() {
+	for i := range n.Entry {
+		for j := range n.Entry[i].Changes {
+			v := &n.Entry[i].Changes[j].Value
+			path := fmt.Sprintf("entry[%d].changes[%d].value", i, j)
+			for k := range v.Messages {
+				if m := &v.Messages[k]; m.PartiallyDecoded {
+					n.Problems = append(n.Problems, Problem{Path: fmt.Sprintf("%s.messages[%d]", path, k), Reason: "read in part: " + m.DecodeError})
+				}
+			}
+			for k := range v.Statuses {
+				if s := &v.Statuses[k]; s.PartiallyDecoded {
+					n.Problems = append(n.Problems, Problem{Path: fmt.Sprintf("%s.statuses[%d]", path, k), Reason: "read in part: " + s.DecodeError})
+				}
+			}
+		}
+	}
 }
 
 // Notification is one webhook POST body.
 type Notification struct {
 	Object string  `json:"object"`
 	Entry  []Entry `json:"entry"`
+	// Problems lists the parts Parse could not read in full.
+	Problems []Problem `json:"-"`
 }
 
 // Entry is one WhatsApp Business Account's share of a notification; ID is the WABA id.
@@ -179,6 +211,7 @@ type Message struct {
 	Errors           []Error         `json:"errors,omitempty"`
 	Raw              json.RawMessage `json:"-"` // this message's own bytes as received, set by Parse
 	PartiallyDecoded bool            `json:"-"` // the typed decode failed; only the identifying fields and Raw are set
+	DecodeError      string          `json:"-"` // why, when PartiallyDecoded
 }
 
 // MessageContext is set when the message replies to, or forwards, another message.
@@ -403,6 +436,7 @@ type Status struct {
 	Errors                   []Error             `json:"errors,omitempty"`
 	Raw                      json.RawMessage     `json:"-"` // this status's own bytes as received, set by Parse
 	PartiallyDecoded         bool                `json:"-"`
+	DecodeError              string              `json:"-"` // why, when PartiallyDecoded
 }
 
 // RecipientKey returns the identity the status is about: RecipientID if set,
@@ -628,6 +662,12 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// plainMessage and plainStatus decode without the lenient methods.
+type (
+	plainMessage Message
+	plainStatus  Status
+)
+
 // UnmarshalJSON decodes a message leniently: Raw always holds the message's
 // own bytes; if the typed decode fails (a field changed type), the
 // identifying fields are still set and PartiallyDecoded is true.
@@ -638,7 +678,8 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 		Timestamp flexString `json:"timestamp"`
 	}
 	raw := append(json.RawMessage(nil), b...)
-	if err := json.Unmarshal(b, &w); err == nil {
+	decodeErr := json.Unmarshal(b, &w)
+	if decodeErr == nil {
 		*m = Message(w.plain)
 		m.Timestamp = string(w.Timestamp)
 		m.Raw = raw
@@ -648,7 +689,14 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
+	var typed Message
+	if fixed, ok := coerce(b, reflect.TypeFor[Message]()); ok && json.Unmarshal(fixed, (*plainMessage)(&typed)) == nil {
+		*m = typed
+		m.Raw = raw
+		return nil
+	}
 	*m = Message{
+		DecodeError:      decodeErr.Error(),
 		From:             fields.str("from"),
 		FromUserID:       fields.str("from_user_id"),
 		FromParentUserID: fields.str("from_parent_user_id"),
@@ -670,7 +718,8 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		Timestamp flexString `json:"timestamp"`
 	}
 	raw := append(json.RawMessage(nil), b...)
-	if err := json.Unmarshal(b, &w); err == nil {
+	decodeErr := json.Unmarshal(b, &w)
+	if decodeErr == nil {
 		*s = Status(w.plain)
 		s.Timestamp = string(w.Timestamp)
 		s.Raw = raw
@@ -680,7 +729,14 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
+	var typed Status
+	if fixed, ok := coerce(b, reflect.TypeFor[Status]()); ok && json.Unmarshal(fixed, (*plainStatus)(&typed)) == nil {
+		*s = typed
+		s.Raw = raw
+		return nil
+	}
 	*s = Status{
+		DecodeError:      decodeErr.Error(),
 		ID:               fields.str("id"),
 		Status:           fields.str("status"),
 		Timestamp:        fields.str("timestamp"),
@@ -797,8 +853,8 @@ func (f *flexFloat) UnmarshalJSON(b []byte) error {
 			return nil
 		}
 		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return fmt.Errorf("number %q: %w", s, err)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("number %q: not a finite number", s)
 		}
 		*f = flexFloat(v)
 		return nil

@@ -407,14 +407,15 @@ func roundTrip(t testing.TB, n *Notification) *Notification {
 }
 
 func clearRaw(n *Notification) {
+	n.Problems = nil
 	for i := range n.Entry {
 		for j := range n.Entry[i].Changes {
 			v := &n.Entry[i].Changes[j].Value
 			for k := range v.Messages {
-				v.Messages[k].Raw, v.Messages[k].PartiallyDecoded = nil, false
+				v.Messages[k].Raw, v.Messages[k].PartiallyDecoded, v.Messages[k].DecodeError = nil, false, ""
 			}
 			for k := range v.Statuses {
-				v.Statuses[k].Raw, v.Statuses[k].PartiallyDecoded = nil, false
+				v.Statuses[k].Raw, v.Statuses[k].PartiallyDecoded, v.Statuses[k].DecodeError = nil, false, ""
 			}
 		}
 	}
@@ -434,8 +435,6 @@ func TestParseRejects(t *testing.T) {
 		{"truncated", `{"object":"whatsapp_business_account","entry":[`, nil},
 		{"wrong object", `{"object":"page","entry":[]}`, ErrWrongObject},
 		{"no object", `{"entry":[]}`, ErrWrongObject},
-		{"entry not an array", `{"object":"whatsapp_business_account","entry":{}}`, nil},
-		{"message not an object", `{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{"messages":[42]}}]}]}`, nil},
 		{"trailing garbage", `{"object":"whatsapp_business_account"} x`, nil},
 	}
 	for _, tc := range tests {
@@ -448,6 +447,104 @@ func TestParseRejects(t *testing.T) {
 				t.Errorf("err = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// A body with parts that cannot be read is read around them: every part
+// that can be read is returned, and each one that cannot is a Problem
+// naming where it is and why.
+func TestParseReadsInPart(t *testing.T) {
+	tests := []struct {
+		name         string
+		body         string
+		wantMessages []string // wamids read
+		wantStatuses []string
+		wantProblems []string // paths
+	}{
+		{"entry not an array", `{"object":"whatsapp_business_account","entry":{}}`, nil, nil, []string{"entry"}},
+		{"message not an object", `{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{"messages":[42,{"from":"1","id":"wamid.OK","timestamp":"1","type":"text","text":{"body":"hi"}}]}}]}]}`,
+			[]string{"wamid.OK"}, nil, []string{"entry[0].changes[0].value.messages[0]"}},
+		{"one bad entry beside a good one", `{"object":"whatsapp_business_account","entry":["x",{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"9"},"messages":[{"from":"1","id":"wamid.OK","timestamp":"1","type":"text","text":{"body":"hi"}}]}}]}]}`,
+			[]string{"wamid.OK"}, nil, []string{"entry[0]"}},
+		{"changes not an array", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":"x"},{"id":"2","changes":[{"field":"messages","value":{"statuses":[{"id":"wamid.S","status":"read","timestamp":"1","recipient_id":"1"}]}}]}]}`,
+			nil, []string{"wamid.S"}, []string{"entry[0].changes"}},
+		{"value not an object", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":[1]},{"field":"messages","value":{"messages":[{"from":"1","id":"wamid.OK","timestamp":"1","type":"text","text":{"body":"hi"}}]}}]}]}`,
+			[]string{"wamid.OK"}, nil, []string{"entry[0].changes[0].value"}},
+		{"contact not an object", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"contacts":[null,7],"messages":[{"from":"1","id":"wamid.OK","timestamp":"1","type":"text","text":{"body":"hi"}}]}}]}]}`,
+			[]string{"wamid.OK"}, nil, []string{"entry[0].changes[0].value.contacts[1]"}},
+		{"a field of the wrong shape", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"from":"1","id":"wamid.B","timestamp":"1","type":"text","text":"not an object"}]}}]}]}`,
+			[]string{"wamid.B"}, nil, []string{"entry[0].changes[0].value.messages[0]"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := Parse([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msgs, sts, problems []string
+			for _, e := range n.Entry {
+				for _, c := range e.Changes {
+					for _, m := range c.Value.Messages {
+						msgs = append(msgs, m.ID)
+					}
+					for _, s := range c.Value.Statuses {
+						sts = append(sts, s.ID)
+					}
+				}
+			}
+			for _, p := range n.Problems {
+				if p.Reason == "" {
+					t.Errorf("problem at %s without a reason", p.Path)
+				}
+				problems = append(problems, p.Path)
+			}
+			if !reflect.DeepEqual(msgs, tc.wantMessages) || !reflect.DeepEqual(sts, tc.wantStatuses) || !reflect.DeepEqual(problems, tc.wantProblems) {
+				t.Errorf("messages %v, statuses %v, problems %v; want %v, %v, %v", msgs, sts, n.Problems, tc.wantMessages, tc.wantStatuses, tc.wantProblems)
+			}
+		})
+	}
+}
+
+// Meta sends some numbers as strings and some strings as numbers, and
+// has changed which over time: each decodes as its field's type, with no
+// problem, wherever it sits.
+func TestParseFlexibleScalars(t *testing.T) {
+	body := `{"object":"whatsapp_business_account","entry":[{"id":102290129340398,"changes":[{"field":"messages","value":{
+		"messaging_product":"whatsapp","metadata":{"display_phone_number":15550001111,"phone_number_id":106540352242922},
+		"contacts":[{"wa_id":16505551234,"profile":{"name":"Ana"}}],
+		"messages":[{"from":16505551234,"id":"wamid.A","timestamp":1779530000,"type":"text","text":{"body":"hi"},
+			"errors":[{"code":"131051","title":"Unsupported message type"}]}],
+		"statuses":[{"id":"wamid.S","status":"sent","timestamp":1779530000,"recipient_id":16505551234,
+			"conversation":{"id":"c","expiration_timestamp":"1779616400","origin":{"type":"service"}},
+			"pricing":{"billable":"true","pricing_model":"PMP","category":"service","type":"free_customer_service"},
+			"errors":[{"code":"131026","title":"x"}]}],
+		"errors":[{"code":"131000","title":"Something went wrong","error_data":{"details":"d"}}]
+	}}]}]}`
+	n, err := Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Problems) != 0 {
+		t.Errorf("problems: %v", n.Problems)
+	}
+	e := n.Entry[0]
+	v := e.Changes[0].Value
+	if e.ID != "102290129340398" || v.Metadata.PhoneNumberID != "106540352242922" || v.Metadata.DisplayPhoneNumber != "15550001111" {
+		t.Errorf("entry id %q, metadata %+v", e.ID, v.Metadata)
+	}
+	if c := v.Contacts[0]; c.WaID != "16505551234" {
+		t.Errorf("contact wa_id %q", c.WaID)
+	}
+	m := v.Messages[0]
+	if m.PartiallyDecoded || m.From != "16505551234" || m.Timestamp != "1779530000" || m.Text == nil || m.Text.Body != "hi" || m.Errors[0].Code != 131051 {
+		t.Errorf("message %+v", m)
+	}
+	s := v.Statuses[0]
+	if s.PartiallyDecoded || s.RecipientID != "16505551234" || s.Timestamp != "1779530000" || s.Pricing == nil || !s.Pricing.Billable || s.Errors[0].Code != 131026 {
+		t.Errorf("status %+v pricing %+v", s, s.Pricing)
+	}
+	if len(v.Errors) != 1 || v.Errors[0].Code != 131000 || v.Errors[0].Details() != "d" {
+		t.Errorf("webhook errors %+v", v.Errors)
 	}
 }
 
@@ -568,5 +665,66 @@ func BenchmarkVerifySignature(b *testing.B) {
 		if err := VerifySignature(secret, body, sig); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// badInputDir holds signed bodies Meta (or something posing as it) could
+// send that cannot be read in full; each has a case here.
+const badInputDir = eventsDir + "/badinput"
+
+var badInputCases = []struct {
+	file                         string
+	messages, statuses, problems int
+	err                          error // Parse refuses the whole body
+}{
+	{file: "partial_message_not_object.json", messages: 1, problems: 1},
+	{file: "partial_entry_not_object.json", messages: 1, problems: 1},
+	{file: "partial_field_wrong_shape.json", messages: 2, problems: 1},
+	{file: "flexible_numbers.json", messages: 1, statuses: 1},
+	{file: "future_timestamp.json", messages: 1},
+	{file: "control_character_ids.json", messages: 2, statuses: 1}, // ids are the intake's to refuse
+	{file: "invalid_utf8.json", messages: 1},
+	{file: "wrong_object.json", err: ErrWrongObject},
+}
+
+func TestBadInputEvents(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(badInputDir, "*.json"))
+	covered := map[string]bool{}
+	for _, tc := range badInputCases {
+		covered[tc.file] = true
+	}
+	for _, f := range files {
+		if !covered[filepath.Base(f)] {
+			t.Errorf("%s has no case in badInputCases: add one", filepath.Base(f))
+		}
+	}
+	for _, tc := range badInputCases {
+		t.Run(tc.file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join(badInputDir, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := Parse(body)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msgs, sts := count(n); msgs != tc.messages || sts != tc.statuses || len(n.Problems) != tc.problems {
+				t.Fatalf("messages, statuses, problems = %d, %d, %v; want %d, %d, %d", msgs, sts, n.Problems, tc.messages, tc.statuses, tc.problems)
+			}
+			// What was read survives a round trip.
+			again := roundTrip(t, n)
+			clearRaw(n)
+			if !reflect.DeepEqual(n, again) {
+				a, _ := json.Marshal(n)
+				b, _ := json.Marshal(again)
+				t.Errorf("round trip differs:\n%s\n%s", a, b)
+			}
+		})
 	}
 }
