@@ -106,8 +106,8 @@ func (a *API) authenticated(h func(http.ResponseWriter, *http.Request, auth.Prin
 		// Every route's {id} goes into a storage key: one outside the ids
 		// alphabet is refused here, for all routes at once.
 		if id := r.PathValue("id"); id != "" {
-			if err := ids.Check("id", id); err != nil {
-				writeError(w, r, a.Log, apperr.Wrap(err, apperr.Invalid, "The id in the path is not an id: %v.", err))
+			if err := checkID("The id in the path", id); err != nil {
+				writeError(w, r, a.Log, err)
 				return
 			}
 		}
@@ -132,6 +132,15 @@ func (a *API) recordUser(ctx context.Context, p auth.Principal) {
 		return
 	}
 	a.seen.Store(key, a.now())
+}
+
+// checkID refuses an id from a request that could not go into a storage
+// key (shared/ids holds the alphabet): a 400, never a lookup.
+func checkID(what, id string) error {
+	if err := ids.Check(what, id); err != nil {
+		return apperr.Wrap(err, apperr.Invalid, "%s is not an id: %v.", what, err)
+	}
+	return nil
 }
 
 func (a *API) now() time.Time {

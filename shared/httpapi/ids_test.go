@@ -49,10 +49,36 @@ func TestIDsOutsideTheAlphabetAreRefused(t *testing.T) {
 		{"u-admin", "PATCH", "/v1/integrations/i%23x"},
 		{"u-admin", "DELETE", "/v1/integrations/i%23x?confirm=true"},
 		{"u-admin", "POST", "/v1/integrations/i%23x/activate"},
+		{"u-sam", "GET", "/v1/conversations?view=v%23x"},
 	} {
 		var e apiError
 		if got := h.do(tc.user, tc.method, tc.path, map[string]any{"text": "hi"}, &e); got != http.StatusBadRequest || e.Error.Code != "invalid" {
 			t.Errorf("%s %s: %d %q, want 400 invalid", tc.method, tc.path, got, e.Error.Code)
+		}
+	}
+}
+
+// Ids in request bodies are checked as those in paths are.
+func TestIDsInBodiesOutsideTheAlphabetAreRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	h.customerWrites("15550001234", "Ana", "wamid.IDS1", "hola")
+	var convs struct {
+		Items []struct{ ID string } `json:"items"`
+	}
+	if got := h.do("u-admin", "GET", "/v1/conversations", nil, &convs); got != http.StatusOK || len(convs.Items) != 1 {
+		t.Fatalf("conversations: %d %+v", got, convs)
+	}
+	conv := convs.Items[0].ID
+	for _, tc := range []struct {
+		path string
+		body any
+	}{
+		{"/v1/conversations/" + conv + "/preview", map[string]any{"cannedResponseId": "c#x"}},
+		{"/v1/conversations/" + conv + "/messages", map[string]any{"cannedResponseId": "c#x"}},
+	} {
+		var e apiError
+		if got := h.do("u-admin", "POST", tc.path, tc.body, &e); got != http.StatusBadRequest || e.Error.Code != "invalid" {
+			t.Errorf("POST %s %v: %d %q, want 400 invalid", tc.path, tc.body, got, e.Error.Code)
 		}
 	}
 }

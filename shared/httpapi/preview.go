@@ -49,6 +49,9 @@ func (a *API) preview(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	}
 	text, textModule := body.Text, records.Module("")
 	if body.CannedResponseID != "" {
+		if err := checkID("cannedResponseId", body.CannedResponseID); err != nil {
+			return err
+		}
 		c, err := a.Canned.CannedResponse(ctx, p.Org, body.CannedResponseID)
 		if err != nil {
 			return err

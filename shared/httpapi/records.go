@@ -12,7 +12,6 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
-	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/records"
 )
 
@@ -137,8 +136,8 @@ func (b *recordPatch) clean() error {
 		if *b.OwnerID == "" {
 			return apperr.E(apperr.Invalid, "ownerId must name a user: a record always has an owner.")
 		}
-		if err := ids.Check("ownerId", *b.OwnerID); err != nil {
-			return apperr.Wrap(err, apperr.Invalid, "ownerId must name a user: %v.", err)
+		if err := checkID("ownerId", *b.OwnerID); err != nil {
+			return err
 		}
 	}
 	return nil

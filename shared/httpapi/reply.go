@@ -31,6 +31,11 @@ func (a *API) reply(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if err := decodeJSON(w, r, maxReplyBody, &body); err != nil {
 		return err
 	}
+	if body.CannedResponseID != "" {
+		if err := checkID("cannedResponseId", body.CannedResponseID); err != nil {
+			return err
+		}
+	}
 	msg, replayed, err := a.Replies.Reply(r.Context(), p, r.PathValue("id"), outbox.ReplyRequest{
 		Text: body.Text, CannedResponseID: body.CannedResponseID, AttachmentIDs: body.AttachmentIDs,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),

@@ -14,6 +14,9 @@ func (a *API) view(r *http.Request, p auth.Principal, id string) (*inbox.View, e
 	if v, ok := inbox.Builtin(id); ok {
 		return &v, nil
 	}
+	if err := checkID("view", id); err != nil {
+		return nil, err
+	}
 	return a.Views.View(r.Context(), p.Org, p.UserID, id)
 }
 
