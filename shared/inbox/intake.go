@@ -170,43 +170,40 @@ func (s *Intake) refuseBadIDs(n *whatsapp.Notification) []whatsapp.Problem {
 				v.Messages, v.Statuses = nil, nil
 				continue
 			}
-			contacts := v.Contacts[:0]
-			for k, c := range v.Contacts {
-				if err := optionalIDs("contact", c.WaID, c.UserID); err != nil {
-					refuse(fmt.Sprintf("%s.contacts[%d]", path, k), err)
-					continue
+			v.Contacts = keepValid(v.Contacts, path+".contacts", refuse, func(c *whatsapp.Contact) error {
+				return optionalIDs("contact", c.WaID, c.UserID)
+			})
+			v.Messages = keepValid(v.Messages, path+".messages", refuse, func(m *whatsapp.Message) error {
+				if err := ids.Check("wamid", m.ID); err != nil {
+					return err
 				}
-				contacts = append(contacts, c)
-			}
-			v.Contacts = contacts
-			msgs := v.Messages[:0]
-			for k, m := range v.Messages {
-				err := ids.Check("wamid", m.ID)
-				if err == nil {
-					err = optionalIDs("sender", m.From, m.FromUserID)
+				if err := optionalIDs("sender", m.From, m.FromUserID); err != nil {
+					return err
 				}
-				if c := customerOf(&m, v.Contacts); err == nil && c.WaID == "" && c.UserID == "" {
-					err = fmt.Errorf("%w: message %s has no sender", ids.ErrInvalid, m.ID)
+				if c := customerOf(m, v.Contacts); c.WaID == "" && c.UserID == "" {
+					return fmt.Errorf("%w: message %s has no sender", ids.ErrInvalid, m.ID)
 				}
-				if err != nil {
-					refuse(fmt.Sprintf("%s.messages[%d]", path, k), err)
-					continue
-				}
-				msgs = append(msgs, m)
-			}
-			v.Messages = msgs
-			statuses := v.Statuses[:0]
-			for k, st := range v.Statuses {
-				if err := ids.Check("status id (wamid)", st.ID); err != nil {
-					refuse(fmt.Sprintf("%s.statuses[%d]", path, k), err)
-					continue
-				}
-				statuses = append(statuses, st)
-			}
-			v.Statuses = statuses
+				return nil
+			})
+			v.Statuses = keepValid(v.Statuses, path+".statuses", refuse, func(st *whatsapp.Status) error {
+				return ids.Check("status id (wamid)", st.ID)
+			})
 		}
 	}
 	return problems
+}
+
+// keepValid returns the items check accepts, in place, refusing the others.
+func keepValid[T any](items []T, path string, refuse func(string, error), check func(*T) error) []T {
+	kept := items[:0]
+	for k := range items {
+		if err := check(&items[k]); err != nil {
+			refuse(fmt.Sprintf("%s[%d]", path, k), err)
+			continue
+		}
+		kept = append(kept, items[k])
+	}
+	return kept
 }
 
 // optionalIDs checks a wa_id and a BSUID, either of which may be absent.
