@@ -232,6 +232,7 @@ func (s *Sim) BuildInbound(in Inbound) (body []byte, res SendResult, err error) 
 		c.waID = m.System.WaID
 		s.byWaID[c.waID] = c
 	}
+	s.saveLocked()
 	s.mu.Unlock()
 	res.ID = m.ID
 	return body, res, nil

@@ -74,21 +74,32 @@ var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
 //	POST /{version}/{phone-number-id}/messages   send, or mark read
 //	POST /{version}/{phone-number-id}/media      upload (multipart)
 //	GET  /{version}/{media-id}                   media URL and metadata
+//	GET  /{version}/{phone-number-id}            the number, if the token may read it
+//	GET  /{version}/{waba-id}/phone_numbers      the account's numbers
+//	POST /{version}/{waba-id}/subscribed_apps    subscribe the app to the account's webhooks
+//	GET  /{version}/oauth/access_token           Embedded Signup's code for a business token
 //	GET  /_sim/media/{media-id}                  download (Bearer token, URL valid 5 minutes)
 //	GET  /_sim/outbox?to=...                     what the business sent to a customer
 //	POST /_sim/send                              a customer sends (JSON Inbound)
 //	POST /_sim/status                            post a status for a sent message
 //	POST /_sim/fail                              fail the next sends with a code
+//	POST /_sim/signup                            a business completes Embedded Signup: a code
+//	GET  /_sim/numbers                           the accounts and numbers hosted
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{version}/{phoneNumberID}/messages", s.handleMessages)
 	mux.HandleFunc("POST /{version}/{phoneNumberID}/media", s.handleUpload)
-	mux.HandleFunc("GET /{version}/{mediaID}", s.handleMediaInfo)
+	mux.HandleFunc("GET /{version}/{id}", s.handleObject)
+	mux.HandleFunc("GET /{version}/oauth/access_token", s.handleAccessToken)
+	mux.HandleFunc("GET /{version}/{id}/{edge}", s.handleEdge)
+	mux.HandleFunc("POST /{version}/{wabaID}/subscribed_apps", s.handleSubscribedApps)
 	mux.HandleFunc("GET /_sim/media/{mediaID}", s.handleDownload)
 	mux.HandleFunc("GET /_sim/outbox", s.handleOutbox)
 	mux.HandleFunc("POST /_sim/send", s.handleSimSend)
 	mux.HandleFunc("POST /_sim/status", s.handleSimStatus)
 	mux.HandleFunc("POST /_sim/fail", s.handleSimFail)
+	mux.HandleFunc("POST /_sim/signup", s.handleSimSignup)
+	mux.HandleFunc("GET /_sim/numbers", s.handleSimNumbers)
 	return mux
 }
 
@@ -157,13 +168,12 @@ func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, phoneNumberID st
 		graphErr(w, http.StatusBadRequest, 2500, 0, "OAuthException", "Unknown path components: /"+r.PathValue("version"), "")
 		return false
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	owner, known := s.tokens[strings.TrimSpace(token)]
-	if !ok || !known {
-		graphErr(w, http.StatusUnauthorized, whatsapp.ErrCodeAccessToken, 0, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
+	g := s.grantOf(r)
+	if g == nil {
+		badToken(w)
 		return false
 	}
-	if _, exists := s.numbers[phoneNumberID]; !exists || owner != phoneNumberID {
+	if n, exists := s.numbers[phoneNumberID]; !exists || !g.number(n) {
 		noSuchObject(w, phoneNumberID)
 		return false
 	}

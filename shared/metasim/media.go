@@ -155,21 +155,20 @@ func (s *Sim) handleUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) handleMediaInfo(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("mediaID")
+	id := r.PathValue("id")
 	if !versionRE.MatchString(r.PathValue("version")) {
 		graphErr(w, http.StatusBadRequest, 2500, 0, "OAuthException", "Unknown path components: /"+r.PathValue("version"), "")
 		return
 	}
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	owner, known := s.tokens[strings.TrimSpace(token)]
-	if !known {
-		graphErr(w, http.StatusUnauthorized, whatsapp.ErrCodeAccessToken, 0, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
+	g := s.grantOf(r)
+	if g == nil {
+		badToken(w)
 		return
 	}
 	s.mu.Lock()
 	m := s.media[id]
 	s.mu.Unlock()
-	if m == nil || m.owner != owner {
+	if m == nil || !g.number(s.numbers[m.owner]) {
 		noSuchObject(w, id)
 		return
 	}
@@ -197,10 +196,9 @@ func (s *Sim) mediaHash(id string, exp int64) string {
 
 func (s *Sim) handleDownload(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("mediaID")
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	owner, known := s.tokens[strings.TrimSpace(token)]
-	if !known {
-		graphErr(w, http.StatusUnauthorized, whatsapp.ErrCodeAccessToken, 0, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
+	g := s.grantOf(r)
+	if g == nil {
+		badToken(w)
 		return
 	}
 	q := r.URL.Query()
@@ -212,7 +210,7 @@ func (s *Sim) handleDownload(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	m := s.media[id]
 	s.mu.Unlock()
-	if m == nil || m.owner != owner {
+	if m == nil || !g.number(s.numbers[m.owner]) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}

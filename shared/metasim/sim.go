@@ -39,7 +39,12 @@ type Number struct {
 	PhoneNumberID      string
 	DisplayPhoneNumber string
 	WABAID             string
-	AccessTokens       []string // bearer tokens accepted for this number
+	AccessTokens       []string // bearer tokens accepted for this number (and for listing its account's numbers)
+	VerifiedName       string   // default: the account's name
+	// CodeVerificationStatus is VERIFIED by default; NOT_VERIFIED or
+	// EXPIRED play a number whose ownership Meta has not verified.
+	CodeVerificationStatus string
+	QualityRating          string // default GREEN
 }
 
 // Config configures a Sim. The zero value works: one default number with
@@ -49,7 +54,18 @@ type Config struct {
 	WebhookURL  string // where webhooks are POSTed
 	AppSecret   string // signs X-Hub-Signature-256
 	VerifyToken string // for Handshake
-	Numbers     []Number
+	// Numbers and WABAs are the business numbers hosted; a number listed
+	// alone belongs to the account its WABAID names.
+	Numbers []Number
+	WABAs   []WABA
+	// AppID is the Meta app id Embedded Signup's code exchange expects
+	// (with AppSecret as its client secret); default DefaultAppID.
+	AppID string
+	// StateFile keeps customers, issued business tokens, signup codes and
+	// webhook subscriptions across restarts; nothing is kept when empty.
+	StateFile string
+	// PageSize of GET /{waba-id}/phone_numbers; default 25.
+	PageSize int
 
 	// Statuses posted after each accepted send, in order; nil means
 	// sent, delivered, read; an empty non-nil slice posts none.
@@ -86,7 +102,9 @@ type Config struct {
 type Sim struct {
 	cfg     Config
 	numbers map[string]*Number // by phone number id
-	tokens  map[string]string  // token -> phone number id
+	order   []string           // phone number ids in configuration order
+	wabas   map[string]*WABA   // by id
+
 	now     func() time.Time
 	log     *slog.Logger
 	http    *http.Client
@@ -105,6 +123,10 @@ type Sim struct {
 	failures   []forcedFailure
 	readMarks  map[string]bool
 	rnd        *mrand.Rand
+	tokens     map[string]*grant   // access token -> what it may touch
+	issued     map[string][]string // business tokens the code exchange issued -> WABA ids
+	codes      map[string]signupCode
+	subscribed map[string]bool // WABA ids the app subscribed to
 }
 
 type customer struct {
@@ -125,8 +147,9 @@ type forcedFailure struct {
 }
 
 // New returns a simulator. Call Close when done to stop status deliveries.
+// A state file that cannot be read is logged and started afresh.
 func New(cfg Config) *Sim {
-	if len(cfg.Numbers) == 0 {
+	if len(cfg.Numbers) == 0 && len(cfg.WABAs) == 0 {
 		cfg.Numbers = []Number{{PhoneNumberID: DefaultPhoneNumberID, DisplayPhoneNumber: DefaultDisplayPhoneNumber, WABAID: DefaultWABAID, AccessTokens: []string{DefaultAccessToken}}}
 	}
 	if cfg.Statuses == nil {
@@ -147,10 +170,17 @@ func New(cfg Config) *Sim {
 	if cfg.RetryBackoff == 0 {
 		cfg.RetryBackoff = 500 * time.Millisecond
 	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 25
+	}
 	s := &Sim{
 		cfg:        cfg,
 		numbers:    map[string]*Number{},
-		tokens:     map[string]string{},
+		wabas:      map[string]*WABA{},
+		tokens:     map[string]*grant{},
+		issued:     map[string][]string{},
+		codes:      map[string]signupCode{},
+		subscribed: map[string]bool{},
 		now:        cfg.Now,
 		log:        cfg.Logger,
 		http:       cfg.HTTPClient,
@@ -171,18 +201,9 @@ func New(cfg Config) *Sim {
 	if s.http == nil {
 		s.http = &http.Client{Timeout: 30 * time.Second}
 	}
-	for i := range cfg.Numbers {
-		n := cfg.Numbers[i]
-		if n.DisplayPhoneNumber == "" {
-			n.DisplayPhoneNumber = DefaultDisplayPhoneNumber
-		}
-		if n.WABAID == "" {
-			n.WABAID = DefaultWABAID
-		}
-		s.numbers[n.PhoneNumberID] = &n
-		for _, t := range n.AccessTokens {
-			s.tokens[t] = n.PhoneNumberID
-		}
+	s.setupAccounts(cfg)
+	if err := s.load(); err != nil {
+		s.log.Warn("metasim: starting without the saved state", "err", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -241,7 +262,7 @@ func (s *Sim) takeFailure() (int, bool) {
 // Number returns the business number with the given id ("" for the first configured).
 func (s *Sim) Number(phoneNumberID string) (Number, bool) {
 	if phoneNumberID == "" {
-		return s.cfg.Numbers[0], true
+		return *s.numbers[s.order[0]], true
 	}
 	n, ok := s.numbers[phoneNumberID]
 	if !ok {

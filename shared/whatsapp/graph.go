@@ -335,7 +335,9 @@ func (c *GraphClient) do(ctx context.Context, method, u, accessToken, contentTyp
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
+	if accessToken != "" { // the code exchange authenticates with the app's id and secret instead
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+	}
 	req.Header.Set("Accept", "application/json")
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
