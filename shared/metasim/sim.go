@@ -105,9 +105,9 @@ type Sim struct {
 	order   []string           // phone number ids in configuration order
 	wabas   map[string]*WABA   // by id
 
-	now     func() time.Time
-	log     *slog.Logger
-	http    *http.Client
+	now  func() time.Time
+	log  *slog.Logger
+	http *http.Client
 
 	ctx    context.Context
 	cancel context.CancelFunc
