@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -12,9 +14,21 @@ import (
 	"github.com/wacrm/wacrm/shared/aws/awsapp"
 )
 
+// graphTimeout bounds each Graph call that proves a number is the admin's.
+const graphTimeout = 10 * time.Second
+
 func main() {
 	ctx := context.Background()
 	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvBucket, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix)
-	a := app.New(clients.Adapters(env, log))
+	adapters := clients.Adapters(env, log)
+	adapters.Graph = awsapp.Graph(env, graphTimeout)
+	if appID := env.Optional(awsapp.EnvMetaAppID, ""); appID != "" {
+		arn := env.Optional(awsapp.EnvWebhookSecret, "")
+		if arn == "" {
+			awsapp.Fatal(log, errors.New("missing configuration: "+awsapp.EnvMetaAppID+" needs "+awsapp.EnvWebhookSecret+" (the app secret)"))
+		}
+		adapters.MetaApp = clients.MetaApp(appID, arn, log)
+	}
+	a := app.New(adapters)
 	lambda.Start(apigw.Handler(a.API(apigw.Authenticator{Claims: awsapp.Claims(env)}).Handler()))
 }

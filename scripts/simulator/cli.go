@@ -31,6 +31,9 @@ commands:
   handshake  do Meta's GET verification against the webhook
   outbox     print what the business sent to a customer (--to)
   fail       make the simulator fail the next sends with a Graph error (--code, --count)
+  numbers    list the WhatsApp Business Accounts and numbers the simulator plays
+  signup     a business completes Embedded Signup for a WABA (--waba-id): prints the code
+             for POST /v1/integrations/connect
   script     replay a JSON list of actions from a file
   serve      run a standalone Graph API stand-in
 
@@ -68,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
 	commands := map[string]func(context.Context, *env, []string, io.Writer) error{
 		"send": cmdSend, "status": cmdStatus, "handshake": cmdHandshake, "outbox": cmdOutbox,
-		"fail": cmdFail, "script": cmdScript, "serve": cmdServe,
+		"fail": cmdFail, "script": cmdScript, "serve": cmdServe, "numbers": cmdNumbers, "signup": cmdSignup,
 	}
 	fn, ok := commands[cmd]
 	if !ok {
@@ -461,6 +464,62 @@ func (e *env) fail(ctx context.Context, code, count int) error {
 		return fmt.Errorf("fail: %w", err)
 	}
 	fmt.Fprintf(e.out, "the next %d send(s) fail with %d\n", count, code)
+	return nil
+}
+
+func cmdSignup(ctx context.Context, e *env, args []string, stderr io.Writer) error {
+	fs, cf := newFlags("signup", stderr)
+	waba := fs.String("waba-id", "", "the WhatsApp Business Account the business chooses in the popup")
+	if err := cf.parse(fs, args, e); err != nil {
+		return err
+	}
+	if *waba == "" {
+		return errors.New("signup: --waba-id is required (see: simulator numbers)")
+	}
+	var res struct {
+		Code           string   `json:"code"`
+		PhoneNumberIDs []string `json:"phoneNumberIds"`
+	}
+	if err := e.simPost(ctx, "/_sim/signup", map[string]string{"wabaId": *waba}, &res); err != nil {
+		return fmt.Errorf("signup: %w", err)
+	}
+	fmt.Fprintln(e.out, res.Code)
+	fmt.Fprintf(stderr, "Embedded Signup done for WABA %s (numbers %s). As an admin, within 10 minutes:\n"+
+		"  curl -s -H \"Authorization: Bearer $ADMIN\" -X POST %s/integrations/connect -d '{\"code\":\"%s\",\"wabaId\":\"%s\"}'\n",
+		*waba, strings.Join(res.PhoneNumberIDs, ", "), e.stack.APIURL, res.Code, *waba)
+	return nil
+}
+
+func cmdNumbers(ctx context.Context, e *env, args []string, stderr io.Writer) error {
+	fs, cf := newFlags("numbers", stderr)
+	if err := cf.parse(fs, args, e); err != nil {
+		return err
+	}
+	if e.stack.SimulatorURL == "" {
+		return errors.New("numbers: no simulatorURL (run the local stack, or pass --simulator)")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(e.stack.SimulatorURL, "/")+"/_sim/numbers", nil)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		WABAs []struct {
+			ID, Name string
+			Numbers  []struct {
+				PhoneNumberID, DisplayPhoneNumber, VerifiedName, CodeVerificationStatus string
+			}
+		} `json:"wabas"`
+	}
+	if err := e.do(req, &res); err != nil {
+		return fmt.Errorf("numbers: %w", err)
+	}
+	for _, w := range res.WABAs {
+		fmt.Fprintf(e.out, "WABA %s %q\n", w.ID, w.Name)
+		for _, n := range w.Numbers {
+			fmt.Fprintf(e.out, "  %s  +%s  %s\n", n.PhoneNumberID, n.DisplayPhoneNumber, n.CodeVerificationStatus)
+		}
+	}
+	fmt.Fprintln(stderr, "A customer writes to one of them with: simulator send --phone-number-id ID ...")
 	return nil
 }
 

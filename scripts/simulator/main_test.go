@@ -423,3 +423,34 @@ func TestUsage(t *testing.T) {
 		t.Error("unknown flag: want an error")
 	}
 }
+
+func TestSignupAndNumbers(t *testing.T) {
+	sim, _, path, api := stack(t)
+	out, err := runCLI(t, "numbers", "--stack", path)
+	if err != nil || !strings.Contains(out, "WABA "+metasim.DefaultWABAID) || !strings.Contains(out, pnid+"  +"+metasim.DefaultDisplayPhoneNumber+"  VERIFIED") {
+		t.Fatalf("numbers: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "signup", "--stack", path); err == nil {
+		t.Error("signup without --waba-id succeeded")
+	}
+	if _, err := runCLI(t, "signup", "--stack", path, "--waba-id", "999"); err == nil {
+		t.Error("signup for an unknown WABA succeeded")
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"signup", "--stack", path, "--waba-id", metasim.DefaultWABAID}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	code := strings.TrimSpace(stdout.String())
+	if !strings.Contains(stderr.String(), "/integrations/connect") {
+		t.Errorf("no hint of what to do with the code: %s", stderr.String())
+	}
+	graph := &whatsapp.GraphClient{BaseURL: api.URL + "/v23.0"}
+	tok, err := graph.ExchangeCode(context.Background(), metasim.DefaultAppID, secret, code)
+	if err != nil {
+		t.Fatalf("the printed code %q does not exchange: %v", code, err)
+	}
+	if _, err := graph.PhoneNumber(context.Background(), pnid, tok); err != nil {
+		t.Errorf("the business token cannot read the WABA's number: %v", err)
+	}
+	_ = sim
+}

@@ -32,7 +32,10 @@ type Adapters struct {
 	// Graph is the WhatsApp Cloud API: graph.facebook.com on AWS, the
 	// simulator locally.
 	Graph *whatsapp.GraphClient
-	Log   *slog.Logger
+	// MetaApp is the Meta app's id and secret for Embedded Signup; without
+	// it numbers are connected with access tokens only.
+	MetaApp integration.MetaApp
+	Log     *slog.Logger
 	Now   func() time.Time
 }
 
@@ -63,8 +66,9 @@ func New(a Adapters) *App {
 	store := storage.New(a.Table).WithClock(a.Now)
 	var graph outbox.Graph // stays nil, not a nil pointer, without a client
 	var mediaGraph media.Graph
+	var integGraph integration.Graph
 	if a.Graph != nil {
-		graph, mediaGraph = a.Graph, a.Graph
+		graph, mediaGraph, integGraph = a.Graph, a.Graph, a.Graph
 	}
 	quarantine := &httpapi.Quarantine{Blobs: a.Blobs, Now: a.Now}
 	var mediaJobs inbox.MediaQueue
@@ -83,7 +87,7 @@ func New(a Adapters) *App {
 		},
 		quarantine:   quarantine,
 		inbound:      &queue.ClaimCheck{Sender: a.Inbound, Blobs: a.Blobs, Logger: a.Log},
-		Integrations: &integration.Service{Store: store, Users: store, Secrets: a.Secrets, Now: a.Now},
+		Integrations: &integration.Service{Store: store, Users: store, Secrets: a.Secrets, Graph: integGraph, App: a.MetaApp, Now: a.Now},
 		Replies:      &outbox.Replies{Store: store, Canned: store, Queue: a.Outbound, Log: a.Log, Now: a.Now},
 		Dispatcher: &outbox.Dispatcher{
 			Store: store, Graph: graph, Secrets: a.Secrets, Queue: a.Outbound,

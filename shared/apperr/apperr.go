@@ -44,6 +44,18 @@ const (
 	IdempotencyKeyReused Code = "idempotency_key_reused"
 	// MethodNotAllowed: the route exists but does not take this method.
 	MethodNotAllowed Code = "method_not_allowed"
+	// AccessDenied: Meta's Graph API refused the access token for the
+	// WhatsApp number or account named, so it proves no ownership of it.
+	AccessDenied Code = "whatsapp_access_denied"
+	// NumberUnusable: the number exists but cannot be connected as it is
+	// (Meta has not verified it).
+	NumberUnusable Code = "number_unusable"
+	// SignupFailed: Meta refused an Embedded Signup code (used, expired,
+	// or issued to another app).
+	SignupFailed Code = "signup_failed"
+	// Unavailable: a feature this deployment has not configured, or a
+	// dependency that is down; the same request may work later.
+	Unavailable Code = "unavailable"
 )
 
 // Error is an application error.

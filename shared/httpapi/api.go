@@ -89,6 +89,8 @@ func (a *API) Handler() http.Handler {
 	handle("PATCH /v1/integrations/{id}", a.updateIntegration)
 	handle("DELETE /v1/integrations/{id}", a.deactivateIntegration)
 	handle("POST /v1/integrations/{id}/activate", a.activateIntegration)
+	handle("POST /v1/integrations/connect", a.connectIntegration)
+	handle("GET /v1/integrations/available", a.availableNumbers)
 	handle("GET /v1/records/{module}/{id}", a.getRecord)
 	handle("PATCH /v1/records/{module}/{id}", a.updateRecord)
 	handle("GET /v1/users", a.listUsers)

@@ -19,9 +19,11 @@ import (
 	"github.com/wacrm/wacrm/shared/local/fileblob"
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
+	"github.com/wacrm/wacrm/shared/metasim"
 	"github.com/wacrm/wacrm/shared/records"
 	"github.com/wacrm/wacrm/shared/storage/storagetest"
 	"github.com/wacrm/wacrm/shared/table"
+	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
 // harness is one org's API over real storage, shared by every route's tests.
@@ -39,6 +41,33 @@ type harness struct {
 	// media queue intake fills (nobody consumes it here).
 	Blobs     *fileblob.Store
 	MediaJobs *memqueue.Queue
+	// Sim is Meta's Graph API, served under /graph/: WABA 200 holds the
+	// harness number (token acme-token); WABA 300 holds 100000000000002 to
+	// ...09, each readable with "EAAG-secret-<number>" and all with
+	// EAAG-waba-300, ...08 not verified by Meta; WABA 400 holds
+	// 100000000000010 (token EAAG-other).
+	Sim *metasim.Sim
+}
+
+// harnessAppSecret and the default app id are what the simulator's
+// Embedded Signup code exchange expects.
+const harnessAppSecret = "harness-app-secret"
+
+func harnessWABAs() []metasim.WABA {
+	acme := metasim.WABA{ID: "300", Name: "Acme", AccessTokens: []string{"EAAG-waba-300"}}
+	for i := 2; i <= 9; i++ {
+		pnid := fmt.Sprintf("1000000000000%02d", i)
+		n := metasim.Number{PhoneNumberID: pnid, DisplayPhoneNumber: "1555010" + pnid[len(pnid)-4:], AccessTokens: []string{"EAAG-secret-" + pnid}}
+		if i == 8 {
+			n.CodeVerificationStatus = "NOT_VERIFIED"
+		}
+		acme.Numbers = append(acme.Numbers, n)
+	}
+	return []metasim.WABA{
+		{ID: "200", Name: "Acme Sales", Numbers: []metasim.Number{{PhoneNumberID: "100000000000001", DisplayPhoneNumber: "15550100001", AccessTokens: []string{"acme-token", "acme-token-2"}}}},
+		acme,
+		{ID: "400", Name: "Globex", Numbers: []metasim.Number{{PhoneNumberID: "100000000000010", DisplayPhoneNumber: "15550100010", AccessTokens: []string{"EAAG-other"}}}},
+	}
 }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -73,8 +102,13 @@ func newHarness(t *testing.T, tbl table.Table) *harness {
 	t.Cleanup(h.Server.Close)
 	h.Blobs = fileblob.New(t.TempDir(), h.Server.URL, []byte("blob-signing-key-0123456789abcdef"))
 	h.MediaJobs = memqueue.New("media", memqueue.Options{})
+	h.Sim = metasim.New(metasim.Config{WABAs: harnessWABAs(), AppSecret: harnessAppSecret, Statuses: []string{}, Now: now, Logger: quietLog})
+	t.Cleanup(h.Sim.Close)
+	mux.Handle("/graph/", http.StripPrefix("/graph", h.Sim.Handler()))
 	a := app.New(app.Adapters{Table: tbl, Blobs: h.Blobs, Inbound: memqueue.New("inbound", memqueue.Options{}), Outbound: memqueue.New("outbound", memqueue.Options{}),
-		Media: h.MediaJobs, Secrets: vault, Log: quietLog, Now: now})
+		Media: h.MediaJobs, Secrets: vault, Log: quietLog, Now: now,
+		Graph:   &whatsapp.GraphClient{BaseURL: h.Server.URL + "/graph/v23.0", HTTP: h.Server.Client()},
+		MetaApp: integration.StaticApp{ID: metasim.DefaultAppID, Secret: harnessAppSecret}})
 	h.App = a
 	h.Issuer = &auth.HMACIssuer{Issuer: "test", Audience: "wacrm", Key: []byte("0123456789abcdef0123456789abcdef"), Now: now}
 	mux.Handle("/v1/", a.API(h.Issuer).Handler())

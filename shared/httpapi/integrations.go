@@ -23,6 +23,8 @@ type IntegrationService interface {
 	Update(ctx context.Context, p auth.Principal, id string, patch integration.Patch) (*integration.Integration, error)
 	Deactivate(ctx context.Context, p auth.Principal, id string, c integration.Confirmation) (*integration.Integration, error)
 	Activate(ctx context.Context, p auth.Principal, id string) (*integration.Integration, error)
+	Connect(ctx context.Context, p auth.Principal, in integration.Signup) ([]integration.AvailableNumber, error)
+	Available(ctx context.Context, p auth.Principal, wabaID string) ([]integration.AvailableNumber, error)
 }
 
 // maxIntegrationBody bounds an integration request (a token is a few KB).
@@ -138,5 +140,34 @@ func (a *API) activateIntegration(w http.ResponseWriter, r *http.Request, p auth
 		return err
 	}
 	writeJSON(w, http.StatusOK, integrationViewOf(in))
+	return nil
+}
+
+// connectIntegration is POST /v1/integrations/connect: Embedded Signup's
+// code in, the connected WABA's numbers out.
+func (a *API) connectIntegration(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if !p.IsAdmin() {
+		return apperr.E(apperr.Forbidden, "Only admins can manage WhatsApp profiles.")
+	}
+	var in integration.Signup
+	if err := decodeJSON(w, r, maxIntegrationBody, &in); err != nil {
+		return err
+	}
+	numbers, err := a.Integrations.Connect(r.Context(), p, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newPage(numbers, ""))
+	return nil
+}
+
+// availableNumbers is GET /v1/integrations/available[?wabaId=]: the numbers
+// of the WABAs connected with Embedded Signup, usable or not and why.
+func (a *API) availableNumbers(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	numbers, err := a.Integrations.Available(r.Context(), p, r.URL.Query().Get("wabaId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newPage(numbers, ""))
 	return nil
 }

@@ -39,9 +39,16 @@ func newIntegrationBody(nickname, pnid string, assignees ...string) map[string]a
 	if len(assignees) == 0 {
 		assignees = []string{"u-sam", "u-lee"}
 	}
+	waba, token := "300", "EAAG-secret-"+pnid // see harnessWABAs
+	switch pnid {
+	case "100000000000001":
+		waba, token = "200", "acme-token"
+	case "100000000000010":
+		waba, token = "400", "EAAG-other"
+	}
 	return map[string]any{
-		"nickname": nickname, "phoneNumberId": pnid, "wabaId": "300", "displayPhone": "+1 555 010 0002",
-		"accessToken": "EAAG-secret-" + pnid,
+		"nickname": nickname, "phoneNumberId": pnid, "wabaId": waba, "displayPhone": "+1 555 010 0002",
+		"accessToken": token,
 		"preferences": map[string]any{"unknownSenders": "contacts", "assign": map[string]any{"kind": "users", "ids": assignees}},
 	}
 }
@@ -230,12 +237,17 @@ func TestIntegrationUpdate(t *testing.T) {
 		t.Fatalf("patch: %d %+v", s, got)
 	}
 
-	// Token rotation: the secret changes, the reference does not.
-	if s := h.do("u-admin", "PATCH", path, map[string]any{"accessToken": "EAAG-rotated"}, &got); s != http.StatusOK {
+	// Token rotation: the secret changes, the reference does not. A token
+	// that cannot read the number is refused and changes nothing.
+	var e apiError
+	if s := h.do("u-admin", "PATCH", path, map[string]any{"accessToken": "EAAG-other"}, &e); s != http.StatusUnprocessableEntity || e.Error.Code != "whatsapp_access_denied" {
+		t.Errorf("rotate to another WABA's token: %d %q, want 422 whatsapp_access_denied", s, e.Error.Code)
+	}
+	if s := h.do("u-admin", "PATCH", path, map[string]any{"accessToken": "acme-token-2"}, &got); s != http.StatusOK {
 		t.Fatalf("rotate: %d", s)
 	}
 	stored, _ := h.App.Store.Integration(ctx, "acme", h.Integ.ID)
-	if tok, err := h.App.Integrations.AccessToken(ctx, stored); err != nil || tok != "EAAG-rotated" || stored.TokenRef != h.Integ.TokenRef {
+	if tok, err := h.App.Integrations.AccessToken(ctx, stored); err != nil || tok != "acme-token-2" || stored.TokenRef != h.Integ.TokenRef {
 		t.Errorf("after rotation: token %q (%v), ref %q", tok, err, stored.TokenRef)
 	}
 

@@ -1033,7 +1033,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("u-admin", "GET /v1/integrations", "/v1/integrations", nil, 200)
 	c.call("u-sam", "GET /v1/integrations", "/v1/integrations", nil, 403)
 	newInteg := map[string]any{"nickname": "Support", "phoneNumberId": "100000000000009", "wabaId": "300", "displayPhone": "+1 555 010 0009",
-		"accessToken": "EAAG-secret", "preferences": map[string]any{"unknownSenders": "Contacts", "assign": map[string]any{"kind": "users", "ids": []string{"u-sam", "u-lee"}}}}
+		"accessToken": "EAAG-secret-100000000000009", "preferences": map[string]any{"unknownSenders": "Contacts", "assign": map[string]any{"kind": "users", "ids": []string{"u-sam", "u-lee"}}}}
 	var integ struct{ ID string }
 	mustDecode(t, c.call("u-admin", "POST /v1/integrations", "/v1/integrations", newInteg, 201), &integ)
 	c.call("u-admin", "POST /v1/integrations", "/v1/integrations", newInteg, 409)
@@ -1059,6 +1059,25 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("u-admin", "POST /v1/integrations/{id}/activate", ip+"/activate", nil, 200)
 	c.call("u-sam", "POST /v1/integrations/{id}/activate", ip+"/activate", nil, 403)
 	c.call("u-admin", "POST /v1/integrations/{id}/activate", "/v1/integrations/no-such-id/activate", nil, 404)
+
+	// Embedded Signup: the code is exchanged once; the account's numbers
+	// are listed, usable or not.
+	code, err := h.Sim.Signup("300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signup := map[string]any{"code": code, "wabaId": "300"}
+	c.call("u-sam", "POST /v1/integrations/connect", "/v1/integrations/connect", signup, 403)
+	c.call("u-admin", "POST /v1/integrations/connect", "/v1/integrations/connect", map[string]any{"code": code}, 400)
+	c.call("u-admin", "POST /v1/integrations/connect", "/v1/integrations/connect", signup, 200)
+	c.call("u-admin", "POST /v1/integrations/connect", "/v1/integrations/connect", signup, 422)
+	c.call("u-admin", "GET /v1/integrations/available", "/v1/integrations/available", nil, 200)
+	c.call("u-admin", "GET /v1/integrations/available", "/v1/integrations/available?wabaId=300", nil, 200)
+	c.call("u-admin", "GET /v1/integrations/available", "/v1/integrations/available?wabaId=400", nil, 404)
+	c.call("u-admin", "GET /v1/integrations/available", "/v1/integrations/available?wabaId=x", nil, 400)
+	c.call("u-sam", "GET /v1/integrations/available", "/v1/integrations/available", nil, 403)
+	c.call("u-admin", "POST /v1/integrations", "/v1/integrations", map[string]any{"nickname": "Not mine", "phoneNumberId": "100000000000010", "wabaId": "300",
+		"accessToken": "EAAG-secret-100000000000007", "preferences": map[string]any{"assign": map[string]any{"kind": "user", "ids": []string{"u-sam"}}}}, 422)
 
 	// The acme number deactivated: a reply is refused (422), and after the
 	// window closes it is refused for that reason.

@@ -34,8 +34,11 @@ func statusOf(code apperr.Code) int {
 		return http.StatusConflict
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case apperr.WindowClosed, apperr.Inactive, apperr.NotStarted, apperr.MergeFieldsMissing, apperr.IdempotencyKeyReused:
+	case apperr.WindowClosed, apperr.Inactive, apperr.NotStarted, apperr.MergeFieldsMissing, apperr.IdempotencyKeyReused,
+		apperr.AccessDenied, apperr.NumberUnusable, apperr.SignupFailed:
 		return http.StatusUnprocessableEntity
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -29,6 +29,7 @@ const (
 	walkList                     // 200, and nothing of acme's in it
 	walkCreate                   // 201 in eve's org; acme cannot see it
 	walkInvalid                  // 400 invalid: an acme id eve named in a body or cursor means nothing in her org
+	walkRefused                  // 422: a proof acme used (an Embedded Signup code) proves nothing for eve
 )
 
 type walkRow struct {
@@ -43,6 +44,7 @@ type walkRow struct {
 // walkFixture holds acme's objects and eve's own conversation.
 type walkFixture struct {
 	conv, conv2, rec, canned, view, integ, cursor string
+	signupCode                                    string // acme's Embedded Signup code, spent
 	eveConv, eveRec                               string
 	secrets                                       []string // strings that identify acme's data
 }
@@ -91,6 +93,14 @@ func newWalkFixture(t *testing.T, h *harness) walkFixture {
 	}
 	f.view = obj.ID
 	f.integ = h.Integ.ID
+	code, err := h.Sim.Signup("300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := h.do("u-admin", "POST", "/v1/integrations/connect", map[string]any{"code": code, "wabaId": "300"}, nil); s != http.StatusOK {
+		t.Fatalf("acme connects WABA 300: %d", s)
+	}
+	f.signupCode = code
 
 	// Eve's org has a number and a customer of its own, so its lists are
 	// not trivially empty and body ids can be tried on eve's objects.
@@ -122,7 +132,7 @@ func walkRows(f walkFixture) []walkRow {
 	integ := "/v1/integrations/" + f.integ
 	rec := "/v1/records/Leads/" + f.rec
 	newInteg := func(pnid string, assign ...string) map[string]any {
-		return map[string]any{"nickname": "Walk", "phoneNumberId": pnid, "wabaId": "301", "accessToken": "EAAG-walk",
+		return map[string]any{"nickname": "Walk", "phoneNumberId": pnid, "wabaId": "300", "accessToken": "EAAG-secret-" + pnid,
 			"preferences": map[string]any{"assign": map[string]any{"kind": "users", "ids": assign}}}
 	}
 	return []walkRow{
@@ -158,6 +168,9 @@ func walkRows(f walkFixture) []walkRow {
 			kind: walkCreate, admin: true, seeAt: "/v1/integrations/"},
 		{route: "POST /v1/integrations", path: "/v1/integrations", body: newInteg("100000000000004", "u-sam"), kind: walkInvalid, admin: true},
 		{route: "GET /v1/integrations/{id}", path: integ, kind: walkNotFound, admin: true},
+		{route: "POST /v1/integrations/connect", path: "/v1/integrations/connect", body: map[string]any{"code": f.signupCode, "wabaId": "300"}, kind: walkRefused, admin: true},
+		{route: "GET /v1/integrations/available", path: "/v1/integrations/available", kind: walkList, admin: true},
+		{route: "GET /v1/integrations/available", path: "/v1/integrations/available?wabaId=300", kind: walkNotFound, admin: true},
 		{route: "PATCH /v1/integrations/{id}", path: integ, body: map[string]any{"nickname": "Taken"}, kind: walkNotFound, admin: true},
 		{route: "DELETE /v1/integrations/{id}", path: integ + "?confirm=true", kind: walkNotFound, admin: true},
 		{route: "POST /v1/integrations/{id}/activate", path: integ + "/activate", kind: walkNotFound, admin: true},
@@ -207,6 +220,10 @@ func TestWalk(t *testing.T) {
 			case walkInvalid:
 				if status != http.StatusBadRequest || errorCode(raw) != "invalid" {
 					t.Errorf("u-eve %s %s: %d %s, want 400 invalid", method, r.path, status, body)
+				}
+			case walkRefused:
+				if status != http.StatusUnprocessableEntity {
+					t.Errorf("u-eve %s %s: %d %s, want 422", method, r.path, status, body)
 				}
 			case walkList:
 				if status != http.StatusOK || !strings.Contains(body, `"items"`) {

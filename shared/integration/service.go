@@ -29,6 +29,12 @@ type Store interface {
 	// integration claims its phone number; a no-op in the state it has.
 	SetIntegrationActive(ctx context.Context, org, id string, active bool) (*Integration, error)
 	IntegrationByPhoneNumber(ctx context.Context, phoneNumberID string) (*Integration, error)
+	// SaveConnection keeps an org's connected WABA, replacing an earlier
+	// connection of the same WABA; Connection is apperr.NotFound when the
+	// org has not connected it.
+	SaveConnection(ctx context.Context, c *Connection) error
+	Connection(ctx context.Context, org, wabaID string) (*Connection, error)
+	Connections(ctx context.Context, org string) ([]*Connection, error)
 }
 
 // Users knows the org's users.
@@ -54,19 +60,27 @@ type Service struct {
 	Store   Store
 	Users   Users
 	Secrets secrets.Store // the access tokens, by TokenRef
-	Now     func() time.Time
+	// Graph proves that a token may use a number; without it no number
+	// can be connected.
+	Graph Graph
+	// App is the Meta app Embedded Signup runs for; without it Connect
+	// is unavailable.
+	App MetaApp
+	Now func() time.Time
 }
 
 // TokenRef names the secret that holds an integration's access token.
 func TokenRef(integrationID string) string { return "tokens/" + integrationID }
 
-// New is what an admin enters to connect a number.
+// New is what an admin enters to connect a number. AccessToken may be left
+// out for a number of a WABA the org connected with Embedded Signup: the
+// connection's business token is used.
 type New struct {
 	Nickname      string      `json:"nickname"`
 	PhoneNumberID string      `json:"phoneNumberId"`
 	WABAID        string      `json:"wabaId"`
 	DisplayPhone  string      `json:"displayPhone,omitempty"`
-	AccessToken   string      `json:"accessToken"`
+	AccessToken   string      `json:"accessToken,omitempty"`
 	Preferences   Preferences `json:"preferences"`
 }
 
@@ -120,12 +134,14 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (*Integr
 	return s.Store.Integration(ctx, p.Org, id)
 }
 
-// Create connects a number. The token is written first, under a fresh
-// integration id, and the integration (with its number claim) after, in one
-// transaction: a failure at either step leaves no integration behind, at
-// worst a secret no integration refers to. The claim is checked before the
-// token is written, so only two admins racing for one number can leave such
-// a secret.
+// Create connects a number once its token proves the org may use it (see
+// proveOwnership): a token that cannot read the number is an
+// apperr.AccessDenied and nothing is claimed. The token is written first,
+// under a fresh integration id, and the integration (with its number claim)
+// after, in one transaction: a failure at either step leaves no integration
+// behind, at worst a secret no integration refers to. The claim is checked
+// before the token is written, so only two admins racing for one number
+// can leave such a secret.
 func (s *Service) Create(ctx context.Context, p auth.Principal, n New) (*Integration, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, err
@@ -144,8 +160,21 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, n New) (*Integra
 	if in.DisplayPhone, err = displayPhone(n.DisplayPhone); err != nil {
 		return nil, err
 	}
-	token, err := accessToken(n.AccessToken)
-	if err != nil {
+	var token, sharedRef string
+	if strings.TrimSpace(n.AccessToken) == "" {
+		// A number of a WABA connected with Embedded Signup uses its token.
+		c, err := s.Store.Connection(ctx, p.Org, in.WABAID)
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, apperr.E(apperr.Invalid, "accessToken is required: the WhatsApp access token of the number, unless its WhatsApp Business Account %s was connected with Embedded Signup (POST /v1/integrations/connect).", in.WABAID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if token, err = s.secret(ctx, c.TokenRef); err != nil {
+			return nil, err
+		}
+		sharedRef = c.TokenRef
+	} else if token, err = accessToken(n.AccessToken); err != nil {
 		return nil, err
 	}
 	if in.Preferences, err = s.preferences(ctx, p.Org, n.Preferences); err != nil {
@@ -177,12 +206,22 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, n New) (*Integra
 		return nil, err
 	}
 
+	meta, err := s.proveOwnership(ctx, in.WABAID, in.PhoneNumberID, token)
+	if err != nil {
+		return nil, err
+	}
+	if in.DisplayPhone == "" {
+		in.DisplayPhone = meta.DisplayPhoneNumber
+	}
+
 	in.ID = ids.New("int")
-	in.TokenRef = TokenRef(in.ID)
 	in.CreatedAt = s.now()
 	in.UpdatedAt = in.CreatedAt
-	if err := s.putToken(ctx, in.TokenRef, token); err != nil {
-		return nil, err
+	if in.TokenRef = sharedRef; in.TokenRef == "" {
+		in.TokenRef = TokenRef(in.ID)
+		if err := s.putToken(ctx, in.TokenRef, token); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.Store.CreateIntegration(ctx, in); err != nil {
 		return nil, err
@@ -191,9 +230,12 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, n New) (*Integra
 }
 
 // Update changes nickname, display phone, preferences or the access token.
-// A new token is written before the integration: if the second write fails
-// the token is rotated already (under the same name), and sending the
-// request again finishes the rest.
+// A new token must read the number, as at Create (apperr.AccessDenied
+// otherwise, and nothing changes). It is written under the integration's
+// own name, before the integration: if the second write fails the token is
+// rotated already, and sending the request again finishes the rest. A
+// profile that used its Embedded Signup connection's token keeps its own
+// from then on.
 func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch Patch) (*Integration, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, err
@@ -244,9 +286,10 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 		if err != nil {
 			return nil, err
 		}
-		if tokenRef == "" {
-			tokenRef = TokenRef(id)
+		if _, err := s.proveOwnership(ctx, cur.WABAID, cur.PhoneNumberID, token); err != nil {
+			return nil, err
 		}
+		tokenRef = TokenRef(id)
 		if err := s.putToken(ctx, tokenRef, token); err != nil {
 			return nil, err
 		}
@@ -311,12 +354,20 @@ func (s *Service) AccessToken(ctx context.Context, in *Integration) (string, err
 	if in.TokenRef == "" {
 		return "", fmt.Errorf("integration %s has no access token", in.ID)
 	}
+	tok, err := s.secret(ctx, in.TokenRef)
+	if err != nil {
+		return "", fmt.Errorf("access token of integration %s: %w", in.ID, err)
+	}
+	return tok, nil
+}
+
+func (s *Service) secret(ctx context.Context, ref string) (string, error) {
 	if s.Secrets == nil {
 		return "", errors.New("no secrets store configured")
 	}
-	tok, err := s.Secrets.Get(ctx, in.TokenRef)
+	tok, err := s.Secrets.Get(ctx, ref)
 	if err != nil {
-		return "", fmt.Errorf("access token of integration %s: %w", in.ID, err)
+		return "", fmt.Errorf("read secret %s: %w", ref, err)
 	}
 	return tok, nil
 }

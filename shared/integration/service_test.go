@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,9 +14,11 @@ import (
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
+	"github.com/wacrm/wacrm/shared/metasim"
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/storage"
 	"github.com/wacrm/wacrm/shared/storage/storagetest"
+	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
 var (
@@ -48,12 +51,21 @@ func newService(t *testing.T, s *storage.Store) (*integration.Service, *flakySec
 		t.Fatal(err)
 	}
 	vault := &flakySecrets{Store: files}
+	waba := metasim.WABA{ID: "42", Name: "Acme"}
+	for _, pnid := range []string{"111", "777", "123"} {
+		waba.Numbers = append(waba.Numbers, metasim.Number{PhoneNumberID: pnid, DisplayPhoneNumber: "1555000" + pnid, AccessTokens: []string{"EAAG-" + pnid}})
+	}
+	sim := metasim.New(metasim.Config{WABAs: []metasim.WABA{waba}, Statuses: []string{}})
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	graph := &whatsapp.GraphClient{BaseURL: srv.URL + "/v23.0", HTTP: srv.Client()}
 	for _, p := range []auth.Principal{admin, {Org: "other", UserID: "u-eve", Groups: []string{auth.AdminGroup}}} {
 		if err := s.UpsertUser(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &integration.Service{Store: s, Users: s, Secrets: vault, Now: func() time.Time { return now }}, vault
+	return &integration.Service{Store: s, Users: s, Secrets: vault, Graph: graph, Now: func() time.Time { return now }}, vault
 }
 
 func newReq(pnid string, user string) integration.New {
@@ -146,6 +158,11 @@ func TestNonAdminRefused(t *testing.T) {
 			return err
 		},
 		"activate": func() error { _, err := svc.Activate(ctx, user, "int_x"); return err },
+		"connect": func() error {
+			_, err := svc.Connect(ctx, user, integration.Signup{Code: "c", WABAID: "42"})
+			return err
+		},
+		"available": func() error { _, err := svc.Available(ctx, user, ""); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !apperr.Is(err, apperr.Forbidden) {
@@ -165,5 +182,31 @@ func TestCheckActive(t *testing.T) {
 	in.Active = false
 	if err := in.CheckActive(); !apperr.Is(err, apperr.Inactive) {
 		t.Errorf("inactive: %v, want integration_inactive", err)
+	}
+}
+
+// TestConnectNeedsTheMetaApp: without the Meta app's id and secret,
+// Embedded Signup is unavailable and says so.
+func TestConnectNeedsTheMetaApp(t *testing.T) {
+	s := storage.New(storagetest.Bolt(t))
+	svc, _ := newService(t, s)
+	_, err := svc.Connect(context.Background(), admin, integration.Signup{Code: "sim-code-1", WABAID: "42"})
+	if !apperr.Is(err, apperr.Unavailable) {
+		t.Errorf("connect without a Meta app: %v, want unavailable", err)
+	}
+}
+
+// TestCreateWithoutGraphClaimsNothing: a deployment that cannot ask Meta
+// cannot prove ownership, so it connects nothing.
+func TestCreateWithoutGraphClaimsNothing(t *testing.T) {
+	s := storage.New(storagetest.Bolt(t))
+	svc, vault := newService(t, s)
+	svc.Graph = nil
+	_, err := svc.Create(context.Background(), admin, newReq("111", "u-admin"))
+	if !apperr.Is(err, apperr.Unavailable) || len(vault.puts) != 0 {
+		t.Errorf("create without a Graph API: %v with %d secret writes, want unavailable and none", err, len(vault.puts))
+	}
+	if _, err := s.IntegrationByPhoneNumber(context.Background(), "111"); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("the number is claimed: %v", err)
 	}
 }

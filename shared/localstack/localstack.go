@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,13 @@ type Config struct {
 	// CORSOrigins may call the API from a browser: exact origins or "*"
 	// (the default, as the CDK stack's corsOrigins).
 	CORSOrigins []string `json:"corsOrigins,omitempty"`
+	// WABAs are the WhatsApp Business Accounts the simulator hosts, whose
+	// numbers an admin can connect (Embedded Signup or a token). The
+	// seeded integration's number is added when no WABA lists it.
+	WABAs []WABA `json:"wabas,omitempty"`
+	// MetaAppID is the Meta app Embedded Signup runs for; the simulator
+	// accepts it with appSecret in the code exchange.
+	MetaAppID string `json:"metaAppId,omitempty"`
 
 	// Now is the stack's clock (tests move it past the 24-hour window);
 	// time.Now when nil.
@@ -74,6 +82,55 @@ type Integration struct {
 	Preferences   integration.Preferences `json:"preferences"`
 }
 
+// WABA is a WhatsApp Business Account of the simulator.
+type WABA struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	AccessToken string   `json:"accessToken,omitempty"` // a system user token of the whole account
+	Numbers     []Number `json:"numbers"`
+}
+
+// Number is one of a WABA's phone numbers.
+type Number struct {
+	PhoneNumberID string `json:"phoneNumberId"`
+	DisplayPhone  string `json:"displayPhone"`
+	AccessToken   string `json:"accessToken,omitempty"` // a token of this number only
+	// CodeVerificationStatus: VERIFIED (default), NOT_VERIFIED, EXPIRED.
+	CodeVerificationStatus string `json:"codeVerificationStatus,omitempty"`
+}
+
+// simWABAs is the simulator's view of cfg: its WABAs, and the seeded
+// integration's number if none lists it.
+func simWABAs(cfg Config) []metasim.WABA {
+	var out []metasim.WABA
+	seeded := cfg.Integration
+	for _, w := range cfg.WABAs {
+		mw := metasim.WABA{ID: w.ID, Name: w.Name}
+		if w.AccessToken != "" {
+			mw.AccessTokens = []string{w.AccessToken}
+		}
+		for _, n := range w.Numbers {
+			mn := metasim.Number{PhoneNumberID: n.PhoneNumberID, DisplayPhoneNumber: metasim.NormalizePhone(n.DisplayPhone), CodeVerificationStatus: n.CodeVerificationStatus}
+			if n.AccessToken != "" {
+				mn.AccessTokens = []string{n.AccessToken}
+			}
+			if n.PhoneNumberID == seeded.PhoneNumberID && seeded.AccessToken != "" && !slices.Contains(mn.AccessTokens, seeded.AccessToken) {
+				mn.AccessTokens = append(mn.AccessTokens, seeded.AccessToken)
+			}
+			if n.PhoneNumberID == seeded.PhoneNumberID {
+				seeded.PhoneNumberID = "" // listed
+			}
+			mw.Numbers = append(mw.Numbers, mn)
+		}
+		out = append(out, mw)
+	}
+	if seeded.PhoneNumberID != "" {
+		out = append(out, metasim.WABA{ID: seeded.WABAID, Numbers: []metasim.Number{{PhoneNumberID: seeded.PhoneNumberID,
+			DisplayPhoneNumber: metasim.NormalizePhone(seeded.DisplayPhone), AccessTokens: []string{seeded.AccessToken}}}})
+	}
+	return out
+}
+
 // LoadConfig reads a config file.
 func LoadConfig(path string) (Config, error) {
 	var c Config
@@ -94,15 +151,26 @@ const graphVersion = "v23.0"
 
 // Info is what a client needs, printed and written to <dataDir>/stack.json.
 type Info struct {
-	WebhookURL    string            `json:"webhookURL"`
-	APIURL        string            `json:"apiURL"`
-	SimulatorURL  string            `json:"simulatorURL"`
-	GraphURL      string            `json:"graphURL"`
-	VerifyToken   string            `json:"verifyToken"`
-	AppSecret     string            `json:"appSecret"`
-	PhoneNumberID string            `json:"phoneNumberId"`
-	Org           string            `json:"org"`
-	Tokens        map[string]string `json:"tokens"`
+	WebhookURL    string `json:"webhookURL"`
+	APIURL        string `json:"apiURL"`
+	SimulatorURL  string `json:"simulatorURL"`
+	GraphURL      string `json:"graphURL"`
+	VerifyToken   string `json:"verifyToken"`
+	AppSecret     string `json:"appSecret"`
+	PhoneNumberID string `json:"phoneNumberId"`
+	// Numbers are every business number the simulator plays (pick one
+	// with the simulator's --phone-number-id).
+	Numbers []InfoNumber      `json:"numbers"`
+	Org     string            `json:"org"`
+	Tokens  map[string]string `json:"tokens"`
+}
+
+// InfoNumber is a business number the simulator plays.
+type InfoNumber struct {
+	PhoneNumberID string `json:"phoneNumberId"`
+	WABAID        string `json:"wabaId"`
+	DisplayPhone  string `json:"displayPhone"`
+	Verified      bool   `json:"verified"`
 }
 
 // Stack is a running local stack.
@@ -211,16 +279,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	}
 	st.closers = append(st.closers, mediaQueue.Close)
 
-	// Meta's stand-in knows the seeded number and its token, and posts
-	// status webhooks back to this stack, signed with its app secret.
-	simNumbers := []metasim.Number(nil)
-	if in := cfg.Integration; in.PhoneNumberID != "" {
-		simNumbers = append(simNumbers, metasim.Number{PhoneNumberID: in.PhoneNumberID, DisplayPhoneNumber: metasim.NormalizePhone(in.DisplayPhone),
-			WABAID: in.WABAID, AccessTokens: []string{in.AccessToken}})
-	}
+	// Meta's stand-in hosts the configured WABAs (the seeded number and
+	// its token among them), plays Embedded Signup for the Meta app, keeps
+	// its customers in the data dir, and posts status webhooks back to
+	// this stack, signed with its app secret.
 	st.Sim = metasim.New(metasim.Config{
 		WebhookURL: base + "/webhook", AppSecret: cfg.AppSecret, VerifyToken: cfg.VerifyToken,
-		Numbers: simNumbers, PublicURL: base, Now: cfg.Now, Logger: log,
+		WABAs: simWABAs(cfg), AppID: cfg.MetaAppID, StateFile: filepath.Join(cfg.DataDir, "simulator.json"),
+		PublicURL: base, Now: cfg.Now, Logger: log,
 	})
 	st.closers = append(st.closers, func() error { st.Sim.Close(); return nil })
 	graphURL := base + "/graph/" + graphVersion
@@ -231,8 +297,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	}
 	st.App = app.New(app.Adapters{
 		Table: tbl, Blobs: blobs, Inbound: inbound, Outbound: outbound, Media: mediaQueue, Secrets: vault,
-		Graph: &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
-		Log:   log, Now: cfg.Now,
+		Graph:   &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
+		MetaApp: integration.StaticApp{ID: or(cfg.MetaAppID, metasim.DefaultAppID), Secret: cfg.AppSecret},
+		Log:     log, Now: cfg.Now,
 	})
 	st.Issuer = &auth.HMACIssuer{Issuer: base, Audience: "wacrm-local", Key: key}
 
@@ -242,7 +309,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	st.Info = Info{
 		WebhookURL: base + "/webhook", APIURL: base + "/v1", SimulatorURL: base, GraphURL: graphURL,
 		VerifyToken: cfg.VerifyToken, AppSecret: cfg.AppSecret, PhoneNumberID: cfg.Integration.PhoneNumberID,
-		Org: cfg.Org, Tokens: map[string]string{},
+		Org: cfg.Org, Tokens: map[string]string{}, Numbers: []InfoNumber{},
+	}
+	for _, n := range st.Sim.Numbers() {
+		st.Info.Numbers = append(st.Info.Numbers, InfoNumber{PhoneNumberID: n.PhoneNumberID, WABAID: n.WABAID, DisplayPhone: n.DisplayPhoneNumber,
+			Verified: n.CodeVerificationStatus == whatsapp.CodeVerified})
 	}
 	for _, u := range cfg.Users {
 		p := auth.Principal{UserID: u.ID, Org: cfg.Org, Name: u.Name, Email: u.Email, Groups: u.Groups, Roles: u.Roles}
@@ -383,3 +454,10 @@ func secretFile(path string) ([]byte, error) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -187,3 +187,51 @@ func (s *Store) IntegrationByPhoneNumber(ctx context.Context, phoneNumberID stri
 	}
 	return s.Integration(ctx, claim.Org, claim.IntegrationID)
 }
+
+// --- WABAs connected with Embedded Signup ---
+
+type connectionItem struct {
+	table.Keys
+	integration.Connection
+}
+
+// SaveConnection implements integration.Store: one item per org and WABA,
+// replaced when the WABA is connected again.
+func (s *Store) SaveConnection(ctx context.Context, c *integration.Connection) error {
+	it := &connectionItem{Connection: *c}
+	k := connectionKey(c.Org, c.WABAID)
+	it.PK, it.SK = k.PK, k.SK
+	if err := s.t.Write(ctx, table.Op{Put: it}); err != nil {
+		return fmt.Errorf("save connection of WABA %s: %w", c.WABAID, err)
+	}
+	return nil
+}
+
+// Connection returns org's connection of a WABA.
+func (s *Store) Connection(ctx context.Context, org, wabaID string) (*integration.Connection, error) {
+	var it connectionItem
+	if err := s.t.Get(ctx, connectionKey(org, wabaID), &it); err != nil {
+		return nil, notFound(err, "connected WhatsApp Business Account", wabaID)
+	}
+	return &it.Connection, nil
+}
+
+// Connections lists org's connected WABAs, by WABA id.
+func (s *Store) Connections(ctx context.Context, org string) ([]*integration.Connection, error) {
+	var out []*integration.Connection
+	cursor := ""
+	for {
+		var page []connectionItem
+		next, err := s.t.Query(ctx, table.Query{PK: orgKey(org), SKPrefix: connectionPrefix, Cursor: cursor}, &page)
+		if err != nil {
+			return nil, fmt.Errorf("query connections of %s: %w", org, err)
+		}
+		for i := range page {
+			out = append(out, &page[i].Connection)
+		}
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
+}

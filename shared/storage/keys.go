@@ -18,6 +18,7 @@ import (
 //
 //	integration        PK ORG#<org>                 SK INTEG#<id>
 //	phone claim        PK PHONE#<phoneNumberId>     SK PHONE   (held while the integration is active)
+//	connected WABA     PK ORG#<org>                 SK WABA#<wabaId>   (Embedded Signup)
 //	user               PK ORG#<org>                 SK USER#<id>
 //	counter            PK CTR#<name>                SK CTR
 //	record             PK REC#<org>#<module>#<id>   SK REC
@@ -56,6 +57,12 @@ func integrationKey(org, id string) table.Key {
 func phoneKey(phoneNumberID string) table.Key {
 	return table.Key{PK: "PHONE#" + phoneNumberID, SK: "PHONE"}
 }
+
+func connectionKey(org, wabaID string) table.Key {
+	return table.Key{PK: orgKey(org), SK: connectionPrefix + wabaID}
+}
+
+const connectionPrefix = "WABA#"
 
 func userKey(org, id string) table.Key { return table.Key{PK: orgKey(org), SK: "USER#" + id} }
 

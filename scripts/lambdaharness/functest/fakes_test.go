@@ -148,8 +148,11 @@ type graphSend struct {
 // URL on itself, and that URL with the media's bytes.
 type fakeGraph struct {
 	t     *testing.T
-	token string // the only access token it accepts
+	token string // the only access token it accepts for sends and media
 	url   string
+	// owned is a number an admin connects: its token reads it and its
+	// WABA, and may subscribe the app to the WABA (what the api checks).
+	owned struct{ token, wabaID, phoneNumberID string }
 
 	mu        sync.Mutex
 	sends     []graphSend
@@ -184,6 +187,10 @@ func (g *fakeGraph) addMedia(mediaID, mimeType string, body []byte) {
 
 func (g *fakeGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if token == g.owned.token && token != "" {
+		g.ownership(w, r)
+		return
+	}
 	if token != g.token {
 		g.t.Errorf("graph: %s %s: access token %q, want the integration's token from Secrets Manager", r.Method, r.URL.Path, token)
 		g.fail(w, http.StatusUnauthorized, 190, "Invalid OAuth access token")
@@ -227,6 +234,27 @@ func (g *fakeGraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"contacts":          []map[string]string{{"input": body.To, "wa_id": body.To}},
 		"messages":          []map[string]string{{"id": wamidSent(n)}},
 	})
+}
+
+// ownership answers the calls that prove a number is the admin's: GET
+// /{phone-number-id}, GET /{waba-id}/phone_numbers, POST
+// /{waba-id}/subscribed_apps.
+func (g *fakeGraph) ownership(w http.ResponseWriter, r *http.Request) {
+	o := g.owned
+	number := map[string]string{"id": o.phoneNumberID, "display_phone_number": "15550199999", "verified_name": "Functest",
+		"code_verification_status": "VERIFIED", "quality_rating": "GREEN"}
+	w.Header().Set("Content-Type", "application/json")
+	switch r.Method + " " + r.URL.Path {
+	case "GET /" + o.phoneNumberID:
+		_ = json.NewEncoder(w).Encode(number)
+	case "GET /" + o.wabaID + "/phone_numbers":
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": []any{number}})
+	case "POST /" + o.wabaID + "/subscribed_apps":
+		_ = json.NewEncoder(w).Encode(map[string]bool{"success": true})
+	default:
+		g.t.Errorf("graph: unexpected request with the connected number's token: %s %s", r.Method, r.URL.Path)
+		g.fail(w, http.StatusBadRequest, 100, "Unsupported request")
+	}
 }
 
 // mediaInfo answers GET /{media-id} as Meta does: a download URL valid for

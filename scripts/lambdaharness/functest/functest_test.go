@@ -69,7 +69,10 @@ const (
 	verifyToken   = "local-verify-token" // events/apigw/webhook_handshake.json
 	accessToken   = "EAAGfunctest0access0token"
 
-	secondAccessToken = "EAAGfunctest0second0token"
+	// The number an admin connects through the api: its token reads it.
+	secondAccessToken   = "EAAGfunctest0second0token"
+	secondPhoneNumberID = "106540352242999"
+	secondWABAID        = "102290129340398"
 
 	webhookSecretARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:wacrm/functest/webhook-AbCdEf"
 	tokenPrefix      = "wacrm/functest/tokens/"
@@ -102,7 +105,7 @@ var functions = []function{
 	},
 	{
 		name:     "api",
-		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix, awsapp.EnvOrgClaim, awsapp.EnvGroupsClaim},
+		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix, awsapp.EnvOrgClaim, awsapp.EnvGroupsClaim, awsapp.EnvGraphBaseURL},
 		required: []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix},
 	},
 	{
@@ -335,6 +338,7 @@ func newStack(t *testing.T) *stack {
 		tokenPrefix + integrationID: accessToken,
 	})
 	s.graph, graphURL = newFakeGraph(t, accessToken)
+	s.graph.owned.token, s.graph.owned.wabaID, s.graph.owned.phoneNumberID = secondAccessToken, secondWABAID, secondPhoneNumberID
 
 	s.sdk = sdkEnv(map[string]string{
 		"DYNAMODB":        os.Getenv("WACRM_TEST_DYNAMODB_ENDPOINT"),
@@ -1029,7 +1033,7 @@ func createIntegrationEvent(t *testing.T, list []byte) []byte {
 		t.Fatal(err)
 	}
 	body := encode(t, integration.New{
-		Nickname: "Second line", PhoneNumberID: "106540352242999", WABAID: "102290129340398",
+		Nickname: "Second line", PhoneNumberID: secondPhoneNumberID, WABAID: secondWABAID,
 		AccessToken: secondAccessToken,
 		Preferences: integration.Preferences{
 			UnknownSenders: records.Contacts,

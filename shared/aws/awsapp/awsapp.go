@@ -44,6 +44,7 @@ const (
 	EnvGraphBaseURL  = "WACRM_GRAPH_BASE_URL"
 	EnvOrgClaim      = "WACRM_ORG_CLAIM"
 	EnvGroupsClaim   = "WACRM_GROUPS_CLAIM"
+	EnvMetaAppID     = "WACRM_META_APP_ID" // Meta app id for Embedded Signup; its secret is the webhook secret's appSecret
 	DefaultGraphURL  = "https://graph.facebook.com/v23.0"
 )
 
@@ -212,6 +213,29 @@ func (c *Clients) WebhookSecrets(ctx context.Context, arn string, log *slog.Logg
 		return nil, err
 	}
 	return src, nil
+}
+
+// MetaApp is the Meta app Embedded Signup runs for: its id from the
+// environment, its secret the webhook secret's appSecret (the app secret
+// that signs webhooks is the one the code exchange needs), re-read like
+// the webhook function's, so a rotated secret is used without a redeploy.
+type MetaApp struct {
+	ID     string
+	Secret *WebhookSecretSource
+}
+
+// MetaApp returns the Meta app for the app id and the webhook secret's ARN.
+func (c *Clients) MetaApp(appID, webhookSecretARN string, log *slog.Logger) *MetaApp {
+	return &MetaApp{ID: appID, Secret: &WebhookSecretSource{Client: c.Secrets, ARN: webhookSecretARN, Log: log}}
+}
+
+// Credentials implements integration.MetaApp.
+func (m *MetaApp) Credentials(ctx context.Context) (string, string, error) {
+	ws, err := m.Secret.WebhookSecret(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("meta app secret: %w", err)
+	}
+	return m.ID, ws.AppSecret, nil
 }
 
 // Claims names the token claims from the environment.
