@@ -28,6 +28,8 @@ const (
 	EnvTokenSecretPrefix = "WACRM_TOKEN_SECRET_PREFIX" // one secret per integration, named <prefix><integration id>
 	EnvOrgClaim          = "WACRM_ORG_CLAIM"           // JWT claim holding the user's org
 	EnvGroupsClaim       = "WACRM_GROUPS_CLAIM"        // JWT claim holding the user's groups ("admin")
+	EnvRolesClaim        = "WACRM_ROLES_CLAIM"         // JWT claim holding the user's roles (role-based assignment)
+	EnvMetaAppID         = "WACRM_META_APP_ID"         // Meta app id for Embedded Signup (its secret is the webhook secret's appSecret)
 	EnvGraphBaseURL      = "WACRM_GRAPH_BASE_URL"      // Graph API base including the version, no trailing slash
 )
 
@@ -49,10 +51,12 @@ const (
 const (
 	DefaultOrgClaim        = "custom:org"
 	DefaultGroupsClaim     = "cognito:groups"
+	DefaultRolesClaim      = "custom:roles"
 	DefaultGraphAPIVersion = "v23.0"
 	GraphHost              = "https://graph.facebook.com"
 	AdminGroup             = "admin"
-	OrgAttribute           = "org" // Cognito custom attribute; tokens carry it as custom:org
+	OrgAttribute           = "org"   // Cognito custom attribute; tokens carry it as custom:org
+	RolesAttribute         = "roles" // Cognito custom attribute, comma-separated roles; tokens carry it as custom:roles
 )
 
 // S3 key prefixes; the lifecycle rules and the grants are per prefix.

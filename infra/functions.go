@@ -123,22 +123,34 @@ func (s *stackParts) addFunctions() {
 	s.media.queue.GrantSendMessages(inbound.g.role)
 	inbound.consume(s.inbound.queue, inboundBatchSize, inboundWindowS, inboundMaxConc)
 
+	apiEnv := map[string]*string{
+		EnvTable:             s.table.TableName(),
+		EnvOutboundQueueURL:  s.outbound.queue.QueueUrl(),
+		EnvTokenSecretPrefix: tokenPrefix,
+		EnvOrgClaim:          jsii.String(p.OrgClaim),
+		EnvGroupsClaim:       jsii.String(p.GroupsClaim),
+		EnvRolesClaim:        jsii.String(p.RolesClaim),
+		// Connecting a number asks the Graph API whether its token reads it;
+		// Embedded Signup's code exchange needs the app secret.
+		EnvGraphBaseURL:     jsii.String(GraphBaseURL(p.GraphAPIVersion)),
+		EnvWebhookSecretARN: s.webhookSec.SecretArn(),
+	}
+	if p.MetaAppID != "" {
+		apiEnv[EnvMetaAppID] = jsii.String(p.MetaAppID)
+	}
 	api := s.function(fnSpec{
 		name: FnAPI, construct: "ApiFunction", memoryMB: apiMemoryMB, timeoutS: apiTimeoutS,
 		desc: "CRM API behind the JWT authorizer",
-		env: common(map[string]*string{
-			EnvTable:             s.table.TableName(),
-			EnvOutboundQueueURL:  s.outbound.queue.QueueUrl(),
-			EnvTokenSecretPrefix: tokenPrefix,
-			EnvOrgClaim:          jsii.String(p.OrgClaim),
-			EnvGroupsClaim:       jsii.String(p.GroupsClaim),
-		}),
+		env:  common(apiEnv),
 	})
 	api.g.tableReadWrite()
 	api.g.objects([]string{"s3:GetObject", "s3:PutObject"}, PrefixAttachments, PrefixMedia)
 	s.outbound.queue.GrantSendMessages(api.g.role)
-	api.g.tokenSecrets("secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+	// GetSecretValue: a profile connected through Embedded Signup uses its
+	// WABA's business token, which the api reads to check the number.
+	api.g.tokenSecrets("secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue",
 		"secretsmanager:DescribeSecret", "secretsmanager:TagResource")
+	s.webhookSec.GrantRead(api.g.role, nil)
 
 	send := s.function(fnSpec{
 		name: FnSend, construct: "SendFunction", memoryMB: sendMemoryMB, timeoutS: sendTimeoutS,

@@ -99,6 +99,8 @@ func propsFromContext(get func(key string) any) (string, *WacrmStackProps, error
 		JWTAudience:     list("jwtAudience"),
 		OrgClaim:        str("orgClaim"),
 		GroupsClaim:     str("groupsClaim"),
+		RolesClaim:      str("rolesClaim"),
+		MetaAppID:       str("metaAppId"),
 		GraphAPIVersion: str("graphApiVersion"),
 		CORSOrigins:     list("corsOrigins"),
 		AlarmEmail:      str("alarmEmail"),

@@ -43,6 +43,12 @@ type WacrmStackProps struct {
 	// (defaults custom:org and cognito:groups, what the user pool issues).
 	OrgClaim    string
 	GroupsClaim string
+	// RolesClaim names the claim holding the user's roles, for role-based
+	// assignment (default custom:roles, the user pool's roles attribute).
+	RolesClaim string
+	// MetaAppID is the Meta app Embedded Signup runs for; without it the
+	// api answers POST /v1/integrations/connect with 503.
+	MetaAppID string
 	// GraphAPIVersion is the Graph API version the send function calls (default v23.0).
 	GraphAPIVersion string
 	// CORSOrigins may call the API and the bucket's presigned URLs from a
@@ -59,6 +65,9 @@ func (p *WacrmStackProps) withDefaults() WacrmStackProps {
 	}
 	if q.GroupsClaim == "" {
 		q.GroupsClaim = DefaultGroupsClaim
+	}
+	if q.RolesClaim == "" {
+		q.RolesClaim = DefaultRolesClaim
 	}
 	if q.GraphAPIVersion == "" {
 		q.GraphAPIVersion = DefaultGraphAPIVersion
@@ -365,6 +374,11 @@ func (s *stackParts) authorizer() awsapigatewayv2.IHttpRouteAuthorizer {
 			OrgAttribute: awscognito.NewStringAttribute(&awscognito.StringAttributeProps{
 				Mutable: jsii.Bool(false), MinLen: jsii.Number(1), MaxLen: jsii.Number(64),
 			}),
+			// Roles for role-based assignment, comma-separated; set by an
+			// admin (admin-update-user-attributes), never by the user.
+			RolesAttribute: awscognito.NewStringAttribute(&awscognito.StringAttributeProps{
+				Mutable: jsii.Bool(true), MaxLen: jsii.Number(256),
+			}),
 		},
 		PasswordPolicy: &awscognito.PasswordPolicy{
 			MinLength:            jsii.Number(12),
@@ -391,7 +405,7 @@ func (s *stackParts) authorizer() awsapigatewayv2.IHttpRouteAuthorizer {
 		RefreshTokenValidity:       awscdk.Duration_Days(jsii.Number(30)),
 		ReadAttributes: awscognito.NewClientAttributes().
 			WithStandardAttributes(&awscognito.StandardAttributesMask{Email: jsii.Bool(true), EmailVerified: jsii.Bool(true), Fullname: jsii.Bool(true)}).
-			WithCustomAttributes(jsii.String(OrgAttribute)),
+			WithCustomAttributes(jsii.String(OrgAttribute), jsii.String(RolesAttribute)),
 		WriteAttributes: awscognito.NewClientAttributes().
 			WithStandardAttributes(&awscognito.StandardAttributesMask{Fullname: jsii.Bool(true)}),
 	})

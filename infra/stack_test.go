@@ -48,6 +48,8 @@ type synthesized struct {
 const (
 	prodIssuer = "https://auth.example.com/"
 	prodGraph  = "v24.0"
+	// prodMetaAppID turns on Embedded Signup in the prod stack.
+	prodMetaAppID = "4242424242424242"
 )
 
 var prodAudience = []string{"crm-web", "crm-mobile"}
@@ -123,6 +125,8 @@ func synthesize() (err error) {
 		JWTIssuer:       prodIssuer,
 		JWTAudience:     prodAudience,
 		GraphAPIVersion: prodGraph,
+		RolesClaim:      "roles",
+		MetaAppID:       prodMetaAppID,
 		CORSOrigins:     []string{"https://crm.example.com"},
 		AlarmEmail:      "oncall@example.com",
 	})
@@ -351,6 +355,7 @@ func TestFunctions(t *testing.T) {
 		{"ApiFunction", 512, 15, map[string]string{
 			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvOutboundQueueURL: "<OutboundQueue>",
 			EnvTokenSecretPrefix: "wacrm/Wacrm/tokens/", EnvOrgClaim: "custom:org", EnvGroupsClaim: "cognito:groups",
+			EnvRolesClaim: "custom:roles", EnvGraphBaseURL: "https://graph.facebook.com/v23.0", EnvWebhookSecretARN: "<WebhookSecret>",
 		}},
 		{"SendFunction", 256, 30, map[string]string{
 			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvTokenSecretPrefix: "wacrm/Wacrm/tokens/",
@@ -411,7 +416,7 @@ func TestFunctions(t *testing.T) {
 	}
 
 	// Context overrides reach the environment of every Graph API caller.
-	for _, fn := range []string{"SendFunction", "MediaFunction"} {
+	for _, fn := range []string{"SendFunction", "MediaFunction", "ApiFunction"} {
 		vars := props(p.one(t, "AWS::Lambda::Function", fn))["Environment"].(map[string]any)["Variables"].(map[string]any)
 		if got, want := vars[EnvGraphBaseURL], "https://graph.facebook.com/"+prodGraph; got != want {
 			t.Errorf("%s: prod graph base URL: got %v, want %v", fn, got, want)
@@ -419,6 +424,11 @@ func TestFunctions(t *testing.T) {
 		if got, want := vars[EnvTokenSecretPrefix], "wacrm/WacrmProd/tokens/"; got != want {
 			t.Errorf("%s: prod token prefix: got %v, want %v", fn, got, want)
 		}
+	}
+	// The Meta app id and the roles claim reach the api.
+	vars := props(p.one(t, "AWS::Lambda::Function", "ApiFunction"))["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if vars[EnvMetaAppID] != prodMetaAppID || vars[EnvRolesClaim] != "roles" {
+		t.Errorf("prod api: meta app id %v, roles claim %v; want %s, roles", vars[EnvMetaAppID], vars[EnvRolesClaim], prodMetaAppID)
 	}
 }
 
@@ -800,6 +810,15 @@ func TestUserPool(t *testing.T) {
 	if org == nil || org["Mutable"] != false || org["AttributeDataType"] != "String" {
 		t.Errorf("custom attribute org: got %v, want an immutable string", org)
 	}
+	var roles map[string]any
+	for _, a := range up["Schema"].([]any) {
+		if a := a.(map[string]any); a["Name"] == RolesAttribute {
+			roles = a
+		}
+	}
+	if roles == nil || roles["Mutable"] != true || roles["AttributeDataType"] != "String" {
+		t.Errorf("custom attribute roles: got %v, want a mutable string", roles)
+	}
 	if r["DeletionPolicy"] != "Delete" {
 		t.Errorf("dev user pool deletion policy: got %v", r["DeletionPolicy"])
 	}
@@ -807,11 +826,11 @@ func TestUserPool(t *testing.T) {
 	if client["GenerateSecret"] != false {
 		t.Errorf("client secret: got %v, want none (browser app)", client["GenerateSecret"])
 	}
-	if got := strs(client["ReadAttributes"]); !slices.Contains(got, "custom:org") {
-		t.Errorf("client read attributes %v: want custom:org", got)
+	if got := strs(client["ReadAttributes"]); !slices.Contains(got, "custom:org") || !slices.Contains(got, "custom:roles") {
+		t.Errorf("client read attributes %v: want custom:org and custom:roles", got)
 	}
-	if got := strs(client["WriteAttributes"]); slices.Contains(got, "custom:org") {
-		t.Errorf("client write attributes %v: must not include custom:org", got)
+	if got := strs(client["WriteAttributes"]); slices.Contains(got, "custom:org") || slices.Contains(got, "custom:roles") {
+		t.Errorf("client write attributes %v: must not include custom:org or custom:roles (a user would set their own)", got)
 	}
 	must(t, "admin group", func() {
 		d.tmpl.HasResourceProperties(jsii.String("AWS::Cognito::UserPoolGroup"), &map[string]any{"GroupName": AdminGroup})
@@ -874,7 +893,8 @@ func TestLeastPrivilege(t *testing.T) {
 			"s3:PutObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*"},
 			"secretsmanager:CreateSecret":   {tokens},
 			"secretsmanager:PutSecretValue": {tokens},
-			"secretsmanager:DescribeSecret": {tokens},
+			"secretsmanager:GetSecretValue": {tokens, "<WebhookSecret>"},
+			"secretsmanager:DescribeSecret": {tokens, "<WebhookSecret>"},
 			"secretsmanager:TagResource":    {tokens},
 		}),
 		"SendFunctionRoleDefaultPolicy": with(with(with(with(logs("SendFunction"), tableRW()), sendTo("<OutboundQueue.Arn>")), consume("<OutboundQueue.Arn>")), map[string][]string{
@@ -1051,7 +1071,7 @@ func TestPropsFromContext(t *testing.T) {
 		{
 			name: "cli strings", wantName: "WacrmProd",
 			ctx: map[string]any{"distDir": dist, "stackName": "WacrmProd", "prod": "true", "jwtIssuer": "https://id.example.com",
-				"jwtAudience": " a, b ,", "graphApiVersion": "v24.0", "alarmEmail": "ops@example.com"},
+				"jwtAudience": " a, b ,", "graphApiVersion": "v24.0", "alarmEmail": "ops@example.com", "metaAppId": " 123 ", "rolesClaim": "roles"},
 			check: func(t *testing.T, p *WacrmStackProps) {
 				if !p.Prod {
 					t.Error("prod: got false, want true")
@@ -1059,7 +1079,7 @@ func TestPropsFromContext(t *testing.T) {
 				if !reflect.DeepEqual(p.JWTAudience, []string{"a", "b"}) {
 					t.Errorf("audience: got %q, want [a b]", p.JWTAudience)
 				}
-				if p.GraphAPIVersion != "v24.0" || p.AlarmEmail != "ops@example.com" {
+				if p.GraphAPIVersion != "v24.0" || p.AlarmEmail != "ops@example.com" || p.MetaAppID != "123" || p.RolesClaim != "roles" {
 					t.Errorf("got %+v", p)
 				}
 			},
@@ -1116,6 +1136,8 @@ func TestContractMatchesFunctions(t *testing.T) {
 		{EnvGraphBaseURL, awsapp.EnvGraphBaseURL},
 		{EnvOrgClaim, awsapp.EnvOrgClaim},
 		{EnvGroupsClaim, awsapp.EnvGroupsClaim},
+		{EnvRolesClaim, awsapp.EnvRolesClaim},
+		{EnvMetaAppID, awsapp.EnvMetaAppID},
 		{GraphBaseURL(DefaultGraphAPIVersion), awsapp.DefaultGraphURL},
 		{PrefixMalformed, httpapi.MalformedPrefix},
 	}
@@ -1130,7 +1152,7 @@ func TestContractMatchesFunctions(t *testing.T) {
 		t.Errorf("webhook secret keys %s/%s/%s: the webhook function reads %+v (err %v)", WebhookSecretAppSecretKey, WebhookSecretPreviousAppSecretKey, WebhookSecretVerifyTokenKey, ws, err)
 	}
 	claims := awsapp.Claims(awsapp.Env{})
-	if claims.Org != DefaultOrgClaim || claims.Groups != DefaultGroupsClaim {
-		t.Errorf("default claims: functions use %+v, stack sets %s/%s", claims, DefaultOrgClaim, DefaultGroupsClaim)
+	if claims.Org != DefaultOrgClaim || claims.Groups != DefaultGroupsClaim || claims.Roles != DefaultRolesClaim {
+		t.Errorf("default claims: functions use %+v, stack sets %s/%s/%s", claims, DefaultOrgClaim, DefaultGroupsClaim, DefaultRolesClaim)
 	}
 }

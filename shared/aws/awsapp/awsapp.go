@@ -44,6 +44,7 @@ const (
 	EnvGraphBaseURL  = "WACRM_GRAPH_BASE_URL"
 	EnvOrgClaim      = "WACRM_ORG_CLAIM"
 	EnvGroupsClaim   = "WACRM_GROUPS_CLAIM"
+	EnvRolesClaim    = "WACRM_ROLES_CLAIM"
 	EnvMetaAppID     = "WACRM_META_APP_ID" // Meta app id for Embedded Signup; its secret is the webhook secret's appSecret
 	DefaultGraphURL  = "https://graph.facebook.com/v23.0"
 )
@@ -240,7 +241,8 @@ func (m *MetaApp) Credentials(ctx context.Context) (string, string, error) {
 
 // Claims names the token claims from the environment.
 func Claims(env Env) auth.Claims {
-	return auth.Claims{Org: env.Optional(EnvOrgClaim, "custom:org"), Groups: env.Optional(EnvGroupsClaim, "cognito:groups")}
+	return auth.Claims{Org: env.Optional(EnvOrgClaim, "custom:org"), Groups: env.Optional(EnvGroupsClaim, "cognito:groups"),
+		Roles: env.Optional(EnvRolesClaim, "custom:roles")}
 }
 
 // Logger is the JSON logger every function uses (CloudWatch parses it).
