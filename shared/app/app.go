@@ -36,7 +36,7 @@ type Adapters struct {
 	// it numbers are connected with access tokens only.
 	MetaApp integration.MetaApp
 	Log     *slog.Logger
-	Now   func() time.Time
+	Now     func() time.Time
 }
 
 // App holds the services built on the adapters.
