@@ -155,7 +155,7 @@ func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 	return &httpapi.API{
 		Auth: authn, Users: app.Store, Conversations: app.Store, Views: app.Store,
 		Replies: app.Replies, Canned: app.Store, Records: app.Store,
-		RecordWriter: app.Store, Directory: app.Store, Integrations: app.Integrations,
+		RecordWriter: app.Store, Directory: app.Store, Integrations: app.Integrations, Settings: app.Store,
 		Blobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
 	}
 }

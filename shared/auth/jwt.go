@@ -48,6 +48,8 @@ func PrincipalFromClaims(names Claims, claims map[string]any) (Principal, error)
 		Email:  str(claims["email"]),
 		Groups: list(claims[names.Groups]),
 		Roles:  list(claims[names.Roles]),
+		// OpenID Connect's standard claim; Cognito's zoneinfo attribute.
+		TimeZone: str(claims["zoneinfo"]),
 	}
 	if p.UserID == "" {
 		return Principal{}, errors.New("token has no sub claim")
@@ -140,6 +142,9 @@ func (h *HMACIssuer) Issue(p Principal, ttl time.Duration) (string, error) {
 	}
 	if len(p.Roles) > 0 {
 		claims[names.Roles] = p.Roles
+	}
+	if p.TimeZone != "" {
+		claims["zoneinfo"] = p.TimeZone
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(h.Key)
 }

@@ -15,6 +15,9 @@ type Principal struct {
 	Email  string   `json:"email,omitempty"`
 	Groups []string `json:"groups,omitempty"`
 	Roles  []string `json:"roles,omitempty"`
+	// TimeZone is the user's IANA zone ("Europe/Lisbon"), from the token's
+	// zoneinfo claim (OpenID Connect's standard one); empty: the org's.
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // AdminGroup is the group (or role) that grants administration.

@@ -54,7 +54,8 @@ type API struct {
 	RecordWriter  RecordWriter
 	Directory     UserDirectory
 	Integrations  IntegrationService
-	Blobs         BlobLinker // download URLs of media copies; none without it
+	Settings      SettingsStore // the org's settings (its time zone); none: UTC for all
+	Blobs         BlobLinker    // download URLs of media copies; none without it
 	Log           *slog.Logger
 	Now           func() time.Time
 
@@ -94,6 +95,8 @@ func (a *API) Handler() http.Handler {
 	handle("GET /v1/records/{module}/{id}", a.getRecord)
 	handle("PATCH /v1/records/{module}/{id}", a.updateRecord)
 	handle("GET /v1/users", a.listUsers)
+	handle("GET /v1/settings", a.getSettings)
+	handle("PATCH /v1/settings", a.updateSettings)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // public: the API's shape, no org's data
 	return routingErrorsAsJSON(mux, a.Log)
 }

@@ -44,7 +44,7 @@ func (a *API) filterFromQuery(r *http.Request, p auth.Principal) (inbox.Filter, 
 		}
 		vq = v.Query.Over(vq)
 	}
-	f, err := vq.Filter(p.UserID, a.now())
+	f, err := vq.Filter(p.UserID, a.now(), inbox.Zone(p.TimeZone, a.orgZone(r.Context(), p.Org)))
 	if err != nil {
 		return f, err
 	}

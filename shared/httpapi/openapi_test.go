@@ -1088,6 +1088,12 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("u-sam", "POST /v1/conversations/{id}/messages", conv+"/messages", map[string]any{"text": "Still there?"}, 422)
 	c.call("u-sam", "GET /v1/conversations/{id}", conv, nil, 200) // window closed, expiresAt in the past
 
+	c.call("u-sam", "GET /v1/settings", "/v1/settings", nil, 200)
+	c.call("u-admin", "PATCH /v1/settings", "/v1/settings", map[string]any{"timeZone": "Europe/Lisbon"}, 200)
+	c.call("u-sam", "GET /v1/settings", "/v1/settings", nil, 200)
+	c.call("u-admin", "PATCH /v1/settings", "/v1/settings", map[string]any{"timeZone": "Europe/Nowhere"}, 400)
+	c.call("u-sam", "PATCH /v1/settings", "/v1/settings", map[string]any{"timeZone": "UTC"}, 403)
+
 	// Without a token every /v1 route is 401.
 	for _, op := range c.o.operations(t) {
 		if !strings.HasPrefix(op.Path, "/v1/") {

@@ -30,6 +30,7 @@ const (
 	walkCreate                   // 201 in eve's org; acme cannot see it
 	walkInvalid                  // 400 invalid: an acme id eve named in a body or cursor means nothing in her org
 	walkRefused                  // 422: a proof acme used (an Embedded Signup code) proves nothing for eve
+	walkOwn                      // 200 with her own org's object (a singleton such as the settings); acme's stays
 )
 
 type walkRow struct {
@@ -101,6 +102,9 @@ func newWalkFixture(t *testing.T, h *harness) walkFixture {
 		t.Fatalf("acme connects WABA 300: %d", s)
 	}
 	f.signupCode = code
+	if s := h.do("u-admin", "PATCH", "/v1/settings", map[string]any{"timeZone": "Asia/Tokyo"}, nil); s != http.StatusOK {
+		t.Fatalf("acme settings: %d", s)
+	}
 
 	// Eve's org has a number and a customer of its own, so its lists are
 	// not trivially empty and body ids can be tried on eve's objects.
@@ -120,7 +124,7 @@ func newWalkFixture(t *testing.T, h *harness) walkFixture {
 	}
 
 	f.secrets = []string{`"acme"`, f.conv, f.conv2, f.rec, f.canned, f.view, f.integ, pnid, "15550001111", "15550002222",
-		"Ana Díaz", "Bo Li", "acme-invoice", "acme-hello", "Acme greeting", "Acme waiting", "Acme Corp", "u-sam", "u-lee", "u-admin"}
+		"Ana Díaz", "Bo Li", "acme-invoice", "acme-hello", "Acme greeting", "Acme waiting", "Acme Corp", "u-sam", "u-lee", "u-admin", "Asia/Tokyo"}
 	return f
 }
 
@@ -180,6 +184,9 @@ func walkRows(f walkFixture) []walkRow {
 		{route: "PATCH /v1/records/{module}/{id}", path: "/v1/records/Contacts/" + f.eveRec, body: map[string]any{"ownerId": "u-sam"}, kind: walkInvalid},
 
 		{route: "GET /v1/users", path: "/v1/users", kind: walkList},
+
+		{route: "GET /v1/settings", path: "/v1/settings", kind: walkOwn},
+		{route: "PATCH /v1/settings", path: "/v1/settings", body: map[string]any{"timeZone": "Europe/Lisbon"}, kind: walkOwn, admin: true},
 	}
 }
 
@@ -228,6 +235,10 @@ func TestWalk(t *testing.T) {
 			case walkList:
 				if status != http.StatusOK || !strings.Contains(body, `"items"`) {
 					t.Errorf("u-eve %s %s: %d %s, want 200 and a page", method, r.path, status, body)
+				}
+			case walkOwn:
+				if status != http.StatusOK {
+					t.Errorf("u-eve %s %s: %d %s, want 200 with her org's own", method, r.path, status, body)
 				}
 			case walkCreate:
 				var created struct {
@@ -330,6 +341,10 @@ func TestWalk(t *testing.T) {
 		var rec struct{ Company string }
 		if s := h.do("u-sam", "GET", "/v1/records/Leads/"+f.rec, nil, &rec); s != http.StatusOK || rec.Company != "Acme Corp" {
 			t.Errorf("acme record: %d %+v", s, rec)
+		}
+		var settings struct{ TimeZone string }
+		if s := h.do("u-sam", "GET", "/v1/settings", nil, &settings); s != http.StatusOK || settings.TimeZone != "Asia/Tokyo" {
+			t.Errorf("acme settings: %d %+v", s, settings)
 		}
 	})
 

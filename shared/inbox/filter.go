@@ -51,27 +51,44 @@ func (f Filter) Match(c *Conversation, now time.Time) bool {
 	return true
 }
 
-// ParseSpan reads the Messages tab's spans: a count and a unit, h (hours),
-// d (days), w (weeks) or m (months, 30 days): "3d", "1w", "2m".
-func ParseSpan(s string) (time.Duration, error) {
+// Span is a Messages tab span: a count and a unit, h (hours), d (days),
+// w (weeks) or m (months of 30 days): "12h", "3d", "1w", "2m".
+type Span struct {
+	N    int
+	Unit byte
+}
+
+// ParseSpan reads a span.
+func ParseSpan(s string) (Span, error) {
 	s = strings.TrimSpace(strings.ToLower(s))
 	if len(s) < 2 {
-		return 0, fmt.Errorf("span %q: want a number and a unit (h, d, w or m), like 3d", s)
+		return Span{}, fmt.Errorf("span %q: want a number and a unit (h, d, w or m), like 3d", s)
 	}
 	n, err := strconv.Atoi(s[:len(s)-1])
 	if err != nil || n <= 0 || n > 3650 {
-		return 0, fmt.Errorf("span %q: want a positive number and a unit (h, d, w or m), like 3d", s)
+		return Span{}, fmt.Errorf("span %q: want a positive number and a unit (h, d, w or m), like 3d", s)
 	}
-	day := 24 * time.Hour
-	switch s[len(s)-1] {
+	switch u := s[len(s)-1]; u {
+	case 'h', 'd', 'w', 'm':
+		return Span{N: n, Unit: u}, nil
+	}
+	return Span{}, fmt.Errorf("span %q: unit must be h, d, w or m", s)
+}
+
+// Since is when a span ending at now began. Hours count back from now.
+// Days are the user's calendar days in loc, today being the first: "1d"
+// is today since midnight, "3d" today and the two days before, a week
+// 7 days, a month 30; so "in the last 3 days" means what the user's
+// calendar says, not 72 hours.
+func (s Span) Since(now time.Time, loc *time.Location) time.Time {
+	days := s.N
+	switch s.Unit {
 	case 'h':
-		return time.Duration(n) * time.Hour, nil
-	case 'd':
-		return time.Duration(n) * day, nil
+		return now.Add(-time.Duration(s.N) * time.Hour)
 	case 'w':
-		return time.Duration(n) * 7 * day, nil
+		days = 7 * s.N
 	case 'm':
-		return time.Duration(n) * 30 * day, nil
+		days = 30 * s.N
 	}
-	return 0, fmt.Errorf("span %q: unit must be h, d, w or m", s)
+	return StartOfDay(StartOfDay(now, loc).AddDate(0, 0, -(days-1)), loc)
 }

@@ -81,26 +81,22 @@ func (q ViewQuery) Over(o ViewQuery) ViewQuery {
 	return q
 }
 
-// Filter resolves q for user at now ("me", "today") into a Filter.
-func (q ViewQuery) Filter(user string, now time.Time) (Filter, error) {
+// Filter resolves q for user at now ("me", "today") into a Filter. Day
+// spans ("today", "3d") are the user's calendar days in loc (see Zone).
+func (q ViewQuery) Filter(user string, now time.Time, loc *time.Location) (Filter, error) {
 	var f Filter
 	span := func(name, s string, dst *time.Duration) error {
 		if s == "" {
 			return nil
 		}
-		if name == "answered" && s == "today" {
-			y, m, d := now.UTC().Date()
-			*dst = now.Sub(time.Date(y, m, d, 0, 0, 0, 0, time.UTC))
-			if *dst <= 0 {
-				*dst = time.Nanosecond
+		sp := Span{N: 1, Unit: 'd'} // today
+		if name != "answered" || s != "today" {
+			var err error
+			if sp, err = ParseSpan(s); err != nil {
+				return apperr.Wrap(err, apperr.Invalid, "%s: %v.", name, err)
 			}
-			return nil
 		}
-		v, err := ParseSpan(s)
-		if err != nil {
-			return apperr.Wrap(err, apperr.Invalid, "%s: %v.", name, err)
-		}
-		*dst = v
+		*dst = max(now.Sub(sp.Since(now, loc)), time.Nanosecond)
 		return nil
 	}
 	switch strings.ToLower(q.Unanswered) {
@@ -148,7 +144,7 @@ func (v *View) Validate() error {
 	if v.Name == "" || len([]rune(v.Name)) > 60 {
 		return apperr.E(apperr.Invalid, "A view needs a name of 1 to 60 characters.")
 	}
-	if _, err := v.Query.Filter("me", time.Now()); err != nil {
+	if _, err := v.Query.Filter("me", time.Now(), DefaultZone); err != nil {
 		return err
 	}
 	if v.Query == (ViewQuery{}) {
