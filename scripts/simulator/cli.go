@@ -29,6 +29,8 @@ commands:
              contacts|interactive|button|reaction|order|system|unsupported|<any>)
   status     post a status webhook for a message the business sent (--id, --status)
   handshake  do Meta's GET verification against the webhook
+  post       sign a body from a file and post it to the webhook exactly as Meta would (--file),
+             e.g. the bad-input samples under events/whatsapp/badinput
   outbox     print what the business sent to a customer (--to)
   fail       make the simulator fail the next sends with a Graph error (--code, --count)
   numbers    list the WhatsApp Business Accounts and numbers the simulator plays
@@ -72,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	commands := map[string]func(context.Context, *env, []string, io.Writer) error{
 		"send": cmdSend, "status": cmdStatus, "handshake": cmdHandshake, "outbox": cmdOutbox,
 		"fail": cmdFail, "script": cmdScript, "serve": cmdServe, "numbers": cmdNumbers, "signup": cmdSignup,
+		"post": cmdPost,
 	}
 	fn, ok := commands[cmd]
 	if !ok {
@@ -390,6 +393,34 @@ func (e *env) handshake(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(e.out, "handshake ok: %s echoed the challenge\n", e.stack.WebhookURL)
+	return nil
+}
+
+func cmdPost(ctx context.Context, e *env, args []string, stderr io.Writer) error {
+	fs, cf := newFlags("post", stderr)
+	file := fs.String("file", "", "the body to post, byte for byte")
+	if err := cf.parse(fs, args, e); err != nil {
+		return err
+	}
+	if *file == "" || e.stack.WebhookURL == "" || e.stack.AppSecret == "" {
+		return errors.New("post: --file, webhookURL and appSecret are required")
+	}
+	body, err := os.ReadFile(*file)
+	if err != nil {
+		return fmt.Errorf("post: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.stack.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("post: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(e.stack.AppSecret), body))
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post: %w", err)
+	}
+	resp.Body.Close()
+	fmt.Fprintf(e.out, "posted %s (%d bytes): webhook answered %d\n", *file, len(body), resp.StatusCode)
 	return nil
 }
 

@@ -454,3 +454,37 @@ func TestSignupAndNumbers(t *testing.T) {
 	}
 	_ = sim
 }
+
+// post signs a file's bytes as they are (no re-encoding) and posts them.
+func TestPostCommand(t *testing.T) {
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := whatsapp.VerifySignature([]byte(secret), body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
+			rw.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got = body
+	}))
+	t.Cleanup(srv.Close)
+	want, err := os.ReadFile("../../events/whatsapp/badinput/invalid_utf8.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WACRM_STACK", "")
+	t.Chdir(t.TempDir())
+	path := filepath.Join(t.TempDir(), "body.json")
+	if err := os.WriteFile(path, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "post", "--webhook", srv.URL, "--app-secret", secret, "--file", path)
+	if err != nil || !strings.Contains(out, "webhook answered 200") {
+		t.Fatalf("post: %v\n%s", err, out)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("posted body differs from the file")
+	}
+	if _, err := runCLI(t, "post", "--webhook", srv.URL, "--app-secret", secret); err == nil {
+		t.Error("post without --file succeeded")
+	}
+}
