@@ -130,6 +130,10 @@ type Message struct {
 	SentBy    string          `json:"sentBy,omitempty"`  // CRM user who sent an outbound message
 	Delivered *time.Time      `json:"deliveredAt,omitempty"`
 	Read      *time.Time      `json:"readAt,omitempty"`
+	// History keeps the failures a later status overtook: a failed that
+	// the customer's read proved wrong, or a send judged lost that
+	// WhatsApp confirmed after all.
+	History []StatusChange `json:"history,omitempty"`
 }
 
 // Media describes an attachment of a message.

@@ -23,8 +23,8 @@ type InboundStore interface {
 	// IntegrationByPhoneNumber routes a webhook; apperr.NotFound when no
 	// integration claims the number.
 	IntegrationByPhoneNumber(ctx context.Context, phoneNumberID string) (*integration.Integration, error)
-	// SeenMessage reports whether a message with this wamid is stored.
-	SeenMessage(ctx context.Context, wamid string) (bool, error)
+	// SeenMessage reports whether org stored a message with this wamid.
+	SeenMessage(ctx context.Context, org, wamid string) (bool, error)
 	// ResolveRecord returns the org's record known by any of ids, linking
 	// the ids it was not yet known by; when none is known it stores the
 	// record create returns, exactly once even under concurrent calls.
@@ -34,10 +34,12 @@ type InboundStore interface {
 	// when the conversation does not exist yet) with apply, atomically.
 	// It reports duplicate, changing nothing, when msg is already stored.
 	SaveInbound(ctx context.Context, newConv *Conversation, msg *Message, apply func(*Conversation)) (duplicate bool, err error)
-	// ApplyStatus moves an outbound message's status forward (never back).
-	// A status for a wamid not yet recorded is kept and applied when the
-	// message is recorded; applied is false then, and when it was stale.
-	ApplyStatus(ctx context.Context, u StatusUpdate) (applied bool, err error)
+	// ApplyStatus applies a status to one of org's outbound messages with
+	// Message.ApplyStatus, finding it by ref (nil when the status carries
+	// none of ours) or by the wamid. A status that finds no message waits
+	// for the message to record its wamid; applied is false then, and
+	// when it changed nothing.
+	ApplyStatus(ctx context.Context, org string, ref *MessageRef, u StatusUpdate) (applied bool, err error)
 }
 
 // MediaQueue takes the job of copying a new message's media into our blob
@@ -254,7 +256,7 @@ func (s *Intake) handleValue(ctx context.Context, v *whatsapp.Value) error {
 		}
 	}
 	for i := range v.Statuses {
-		if err := s.handleStatus(ctx, &v.Statuses[i]); err != nil {
+		if err := s.handleStatus(ctx, integ, &v.Statuses[i]); err != nil {
 			errs = append(errs, fmt.Errorf("status %s of %s: %w", v.Statuses[i].Status, v.Statuses[i].ID, err))
 		}
 	}
@@ -262,7 +264,7 @@ func (s *Intake) handleValue(ctx context.Context, v *whatsapp.Value) error {
 }
 
 func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integration, contacts []whatsapp.Contact, wm *whatsapp.Message) error {
-	seen, err := s.Store.SeenMessage(ctx, wm.ID)
+	seen, err := s.Store.SeenMessage(ctx, integ.Org, wm.ID)
 	if err != nil {
 		return err
 	}
@@ -350,7 +352,9 @@ func (s *Intake) enqueueMedia(ctx context.Context, msg *Message) error {
 	return nil
 }
 
-func (s *Intake) handleStatus(ctx context.Context, ws *whatsapp.Status) error {
+// handleStatus applies a status inside the org that owns the number it
+// came on: its wamid and callback data are looked up there only.
+func (s *Intake) handleStatus(ctx context.Context, integ *integration.Integration, ws *whatsapp.Status) error {
 	ts, err := ws.Time()
 	if err != nil {
 		ts = s.now()
@@ -372,7 +376,11 @@ func (s *Intake) handleStatus(ctx context.Context, ws *whatsapp.Status) error {
 		s.log().InfoContext(ctx, "status ignored", "wamid", ws.ID, "status", ws.Status)
 		return nil
 	}
-	applied, err := s.Store.ApplyStatus(ctx, u)
+	var ref *MessageRef
+	if r, ok := ParseMessageRef(ws.BizOpaqueCallbackData); ok {
+		ref = &r
+	}
+	applied, err := s.Store.ApplyStatus(ctx, integ.Org, ref, u)
 	if err != nil {
 		return err
 	}

@@ -307,6 +307,12 @@ func testStatusOrders(t *testing.T, s *storage.Store) {
 				if slices.Contains(order, "read") && (got.Read == nil || got.Delivered == nil) {
 					t.Errorf("order %v: read must set readAt and deliveredAt", order)
 				}
+				if got.Status != inbox.StatusFailed && len(got.Errors) != 0 {
+					t.Errorf("order %v (early=%v): %s with the errors of a failure it overtook: %+v", order, early, got.Status, got.Errors)
+				}
+				if got.Status == inbox.StatusFailed && len(got.Errors) != 1 {
+					t.Errorf("order %v (early=%v): failed with errors %+v, want WhatsApp's", order, early, got.Errors)
+				}
 			}
 		}
 	}

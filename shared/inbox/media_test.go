@@ -89,13 +89,13 @@ func TestIntakeMediaQueueDown(t *testing.T) {
 	if err := f.intake.HandleBody(ctx, img); err == nil {
 		t.Fatal("no error while the media queue is down; the body would not be retried")
 	}
-	if seen, err := s.SeenMessage(ctx, "wamid.img.2"); err != nil || seen {
+	if seen, err := s.SeenMessage(ctx, org, "wamid.img.2"); err != nil || seen {
 		t.Fatalf("message stored without its media job (seen %v, %v)", seen, err)
 	}
 	if err := f.intake.HandleBody(ctx, img); err != nil {
 		t.Fatal(err)
 	}
-	if seen, _ := s.SeenMessage(ctx, "wamid.img.2"); !seen || len(jobs.got) != 1 {
+	if seen, _ := s.SeenMessage(ctx, org, "wamid.img.2"); !seen || len(jobs.got) != 1 {
 		t.Errorf("after the retry: stored %v, %d jobs; want stored with one job", seen, len(jobs.got))
 	}
 

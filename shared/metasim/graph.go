@@ -35,6 +35,9 @@ type SentMessage struct {
 	Statuses      []string        `json:"statuses"` // posted so far, in posting order
 	Failed        *whatsapp.Error `json:"failed,omitempty"`
 	Request       json.RawMessage `json:"request"` // the request body as received
+	// BizOpaque is the send's biz_opaque_callback_data, echoed in every
+	// status of the message as Meta does.
+	BizOpaque string `json:"bizOpaqueCallbackData,omitempty"`
 }
 
 // Outbox returns copies of what the business sent to a customer (wa_id,
@@ -254,6 +257,7 @@ func (s *Sim) handleMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	sm.PhoneNumberID = pnid
 	sm.Request = raw
+	sm.BizOpaque = req.BizOpaque
 	sm.Time = s.now()
 
 	s.mu.Lock()
@@ -313,7 +317,7 @@ func (s *Sim) handleMessages(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.postStatuses(sm, snapshot, plan, inWindow, req.BizOpaque)
+		s.postStatuses(sm, snapshot, plan, inWindow)
 	}()
 }
 
@@ -432,14 +436,14 @@ func (s *Sim) statusPlan(windowOK bool) []string {
 	return plan
 }
 
-func (s *Sim) postStatuses(sm *SentMessage, c customer, plan []string, inWindow bool, opaque string) {
+func (s *Sim) postStatuses(sm *SentMessage, c customer, plan []string, inWindow bool) {
 	for _, st := range plan {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-time.After(s.cfg.StatusDelay):
 		}
-		if err := s.postStatus(s.ctx, sm, c, st, inWindow, opaque); err != nil {
+		if err := s.postStatus(s.ctx, sm, c, st, inWindow); err != nil {
 			s.log.Warn("metasim: status webhook not delivered", "wamid", sm.ID, "status", st, "err", err)
 		}
 	}
@@ -468,7 +472,7 @@ func (s *Sim) pricing(sm *SentMessage, status string, inWindow bool) (*whatsapp.
 }
 
 // postStatus builds, records and delivers one status webhook for sm.
-func (s *Sim) postStatus(ctx context.Context, sm *SentMessage, c customer, status string, inWindow bool, opaque string) error {
+func (s *Sim) postStatus(ctx context.Context, sm *SentMessage, c customer, status string, inWindow bool) error {
 	num := *s.numbers[sm.PhoneNumberID]
 	st := whatsapp.Status{
 		ID:                    sm.ID,
@@ -476,7 +480,7 @@ func (s *Sim) postStatus(ctx context.Context, sm *SentMessage, c customer, statu
 		Timestamp:             strconv.FormatInt(s.now().Unix(), 10),
 		RecipientID:           sm.To,
 		RecipientUserID:       c.userID,
-		BizOpaqueCallbackData: opaque,
+		BizOpaqueCallbackData: sm.BizOpaque,
 	}
 	if s.cfg.OmitUserIDs && sm.To != "" {
 		st.RecipientUserID = ""
@@ -531,7 +535,7 @@ func (s *Sim) PostStatus(ctx context.Context, wamid, status string) error {
 	if sm == nil {
 		return fmt.Errorf("no sent message %s", wamid)
 	}
-	return s.postStatus(ctx, sm, c, status, true, "")
+	return s.postStatus(ctx, sm, c, status, true)
 }
 
 func (s *Sim) handleOutbox(w http.ResponseWriter, r *http.Request) {

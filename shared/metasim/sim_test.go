@@ -725,3 +725,29 @@ func TestBSUIDAndPhone(t *testing.T) {
 		}
 	}
 }
+
+// Meta echoes a send's biz_opaque_callback_data in every status of the
+// message, the ones it posts by itself and the ones a test asks for.
+func TestStatusesEchoCallbackData(t *testing.T) {
+	f := newFixture(t, nil)
+	f.customerWrites(t, Inbound{Text: "hi"})
+	m := text("x")
+	m.BizOpaqueCallbackData = "order-4711"
+	wamid, err := f.graph.SendMessage(context.Background(), mainNumber, testToken, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sim.Wait()
+	if err := f.sim.PostStatus(context.Background(), wamid, "read"); err != nil {
+		t.Fatal(err)
+	}
+	sts := f.rc.statuses()
+	if len(sts) != 4 {
+		t.Fatalf("%d statuses, want sent, delivered, read and the one asked for", len(sts))
+	}
+	for _, s := range sts {
+		if s.BizOpaqueCallbackData != "order-4711" {
+			t.Errorf("status %s: biz_opaque_callback_data %q, want order-4711", s.Status, s.BizOpaqueCallbackData)
+		}
+	}
+}

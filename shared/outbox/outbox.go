@@ -43,12 +43,3 @@ func DecodeJob(body []byte) (Job, error) {
 	}
 	return j, nil
 }
-
-// Attempt is a send in progress, written on the message before the Graph
-// API is called and cleared when the outcome is recorded. Finding one that
-// nobody cleared means a sender stopped between calling WhatsApp and
-// recording the answer: the message may or may not have gone out.
-type Attempt struct {
-	ID        string    `json:"id"`
-	StartedAt time.Time `json:"startedAt"`
-}

@@ -31,9 +31,10 @@ type SendStore interface {
 	// message, atomically: fn sees the message and the current attempt
 	// (nil if none) and returns the attempt to keep (nil clears it), or an
 	// error to change nothing, which UpdateSendAttempt returns.
-	UpdateSendAttempt(ctx context.Context, org, conversationID string, ts time.Time, id string, fn func(m *inbox.Message, cur *Attempt) (*Attempt, error)) error
-	// RecordSent records that WhatsApp accepted the message as wamid, clears
-	// the attempt and applies statuses that arrived before it.
+	UpdateSendAttempt(ctx context.Context, org, conversationID string, ts time.Time, id string, fn func(m *inbox.Message, cur *inbox.SendAttempt) (*inbox.SendAttempt, error)) error
+	// RecordSent records that WhatsApp accepted the message as wamid
+	// (inbox.Message.RecordSent), clears the attempt, routes the wamid to
+	// the message and applies the statuses that waited for it, atomically.
 	RecordSent(ctx context.Context, org, conversationID string, ts time.Time, id, wamid string, sentAt time.Time) error
 	// FailOutbound marks a message WhatsApp did not take as failed and
 	// clears the attempt; a message with a wamid is left as it is.
@@ -98,7 +99,7 @@ const (
 	ReasonWindowClosed   = "The 24-hour window closed before the message was sent."
 	ReasonRateLimited    = "WhatsApp kept rate-limiting this number, so the message was not sent; try again in a few minutes."
 	ReasonUnavailable    = "WhatsApp could not be reached, so the message was not sent; try again later."
-	ReasonInDoubt        = "Sending was interrupted before WhatsApp confirmed it, so it was not retried (to avoid a duplicate); it may or may not have arrived. Check with the customer before sending it again."
+	ReasonInDoubt        = "Sending was interrupted before WhatsApp confirmed it, so it was not retried (to avoid a duplicate); it may or may not have arrived. If it did, it shows its real status as soon as WhatsApp reports it; until then, check with the customer before sending it again."
 	ReasonInactive       = "The WhatsApp number was deactivated before the message was sent."
 	ReasonNoToken        = "The access token of this WhatsApp number is missing; an admin must reconnect the number."
 	ReasonBadToken       = "WhatsApp refused the access token of this number (expired or revoked); an admin must reconnect the number."
@@ -164,9 +165,9 @@ func (d *Dispatcher) handle(ctx context.Context, qm queue.Message) error {
 	}
 	out := whatsapp.OutboundMessage{
 		To: conv.Customer.WaID, Type: whatsapp.TypeText, Text: &whatsapp.OutText{Body: msg.Text},
-		// Echoed in status webhooks: lets a status name our message even
+		// Echoed in status webhooks: lets a status find our message even
 		// when its wamid was never recorded.
-		BizOpaqueCallbackData: msg.ID,
+		BizOpaqueCallbackData: inbox.RefOf(msg).String(),
 	}
 	if out.To == "" {
 		out.ToUserID = conv.Customer.UserID
@@ -205,7 +206,7 @@ func (d *Dispatcher) handle(ctx context.Context, qm queue.Message) error {
 	return d.handleSendError(ctx, log, job, qm, attempt, sendErr, wrote)
 }
 
-func (d *Dispatcher) handleSendError(ctx context.Context, log *slog.Logger, job Job, qm queue.Message, attempt *Attempt, sendErr error, wrote bool) error {
+func (d *Dispatcher) handleSendError(ctx context.Context, log *slog.Logger, job Job, qm queue.Message, attempt *inbox.SendAttempt, sendErr error, wrote bool) error {
 	ge, isGraph := whatsapp.AsGraphError(sendErr)
 	switch {
 	case !isGraph && wrote:
@@ -246,7 +247,7 @@ func (d *Dispatcher) handleSendError(ctx context.Context, log *slog.Logger, job 
 // pass (no connection, 5xx): the queue delivers the job again after its
 // visibility timeout. On the last delivery before the dead-letter queue the
 // message is failed instead, so the user does not see it queued for ever.
-func (d *Dispatcher) transient(ctx context.Context, log *slog.Logger, job Job, qm queue.Message, attempt *Attempt, cause error) error {
+func (d *Dispatcher) transient(ctx context.Context, log *slog.Logger, job Job, qm queue.Message, attempt *inbox.SendAttempt, cause error) error {
 	if qm.ReceiveCount >= queue.MaxReceiveCount {
 		return d.fail(ctx, log, job, inbox.MessageError{Title: "WhatsApp unavailable", Message: ReasonUnavailable, Details: cause.Error()})
 	}
@@ -296,11 +297,12 @@ func (e *busyError) Error() string {
 // the message is failed with a plain reason rather than sent again: a
 // duplicate message cannot be taken back, while a failed one is visible and
 // one click to resend. Statuses of the first send, if it went out, still
-// arrive and carry the message id as biz_opaque_callback_data.
-func (d *Dispatcher) claim(ctx context.Context, job Job) (*Attempt, error) {
+// arrive, carry the message's reference as biz_opaque_callback_data, and
+// correct it to its real status.
+func (d *Dispatcher) claim(ctx context.Context, job Job) (*inbox.SendAttempt, error) {
 	now := d.now()
-	mine := &Attempt{ID: ids.New("try"), StartedAt: now}
-	err := d.Store.UpdateSendAttempt(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID, func(m *inbox.Message, cur *Attempt) (*Attempt, error) {
+	mine := &inbox.SendAttempt{ID: ids.New("try"), StartedAt: now}
+	err := d.Store.UpdateSendAttempt(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID, func(m *inbox.Message, cur *inbox.SendAttempt) (*inbox.SendAttempt, error) {
 		switch {
 		case done(m):
 			return nil, errDone
@@ -319,8 +321,8 @@ func (d *Dispatcher) claim(ctx context.Context, job Job) (*Attempt, error) {
 
 // release clears our attempt after WhatsApp definitely did not take the
 // message, so the next try is not taken for one in doubt.
-func (d *Dispatcher) release(ctx context.Context, job Job, mine *Attempt) error {
-	err := d.Store.UpdateSendAttempt(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID, func(_ *inbox.Message, cur *Attempt) (*Attempt, error) {
+func (d *Dispatcher) release(ctx context.Context, job Job, mine *inbox.SendAttempt) error {
+	err := d.Store.UpdateSendAttempt(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID, func(_ *inbox.Message, cur *inbox.SendAttempt) (*inbox.SendAttempt, error) {
 		if cur == nil || cur.ID != mine.ID {
 			return nil, errNotMine
 		}

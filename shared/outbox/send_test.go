@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -154,7 +155,7 @@ func (r *rig) customerWrites(from, name, text string) *inbox.Conversation {
 	}
 	var conv *inbox.Conversation
 	waitFor(r.t, "inbound message stored", func() bool {
-		seen, err := r.app.Store.SeenMessage(context.Background(), res.ID)
+		seen, err := r.app.Store.SeenMessage(context.Background(), "acme", res.ID)
 		return err == nil && seen
 	})
 	convs, _, err := r.app.Store.Conversations(context.Background(), "acme", inbox.Filter{}, r.clock.Now())
@@ -487,8 +488,8 @@ func TestSendAttemptInDoubt(t *testing.T) {
 			conv := r.customerWrites(customerWaID, "Ana Díaz", "hola")
 			msg, job := r.reply(conv, "Hola")
 			err := r.app.Store.UpdateSendAttempt(ctx, msg.Org, msg.ConversationID, msg.Timestamp, msg.ID,
-				func(_ *inbox.Message, _ *outbox.Attempt) (*outbox.Attempt, error) {
-					return &outbox.Attempt{ID: "try_crashed", StartedAt: r.clock.Now().Add(-tt.startedAgo)}, nil
+				func(_ *inbox.Message, _ *inbox.SendAttempt) (*inbox.SendAttempt, error) {
+					return &inbox.SendAttempt{ID: "try_crashed", StartedAt: r.clock.Now().Add(-tt.startedAgo)}, nil
 				})
 			if err != nil {
 				t.Fatal(err)
@@ -655,5 +656,47 @@ func TestUnprocessableJobIsDropped(t *testing.T) {
 	}
 	if failed := r.dispatch(queue.Message{ID: "gone", Body: outbox.Job{Org: "acme", ConversationID: "c", MessageID: "m", Timestamp: time.Now()}.Encode(), ReceiveCount: 1}); len(failed) != 0 {
 		t.Fatalf("failed %v, want a job of a missing message dropped", failed)
+	}
+}
+
+// lostAnswer sends through Graph, then loses WhatsApp's answer, as when
+// the connection drops after the message went out.
+type lostAnswer struct{ outbox.Graph }
+
+func (g lostAnswer) SendMessage(ctx context.Context, phoneNumberID, accessToken string, m whatsapp.OutboundMessage) (string, error) {
+	if _, err := g.Graph.SendMessage(ctx, phoneNumberID, accessToken, m); err != nil {
+		return "", err
+	}
+	return "", errors.New("read: connection reset by peer")
+}
+
+func TestSendInDoubtCorrectedByWhatsAppStatuses(t *testing.T) {
+	r := newRig(t)
+	conv := r.customerWrites(customerWaID, "Ana Díaz", "hola")
+	msg, job := r.reply(conv, "Hola")
+	r.app.Dispatcher.Graph = lostAnswer{r.app.Dispatcher.Graph}
+	if failed := r.dispatch(job); len(failed) != 0 {
+		t.Fatalf("failed %v, want the job acknowledged", failed)
+	}
+	if got := r.app.Dispatcher.Counts.InDoubt.Load(); got != 1 {
+		t.Fatalf("%d sends in doubt, want 1", got)
+	}
+	out := r.sim.Outbox(customerWaID)
+	if len(out) != 1 {
+		t.Fatalf("customer got %d messages, want 1", len(out))
+	}
+	// The statuses WhatsApp posts carry the message's callback data: they
+	// prove it went out and move it to its real status.
+	waitFor(t, "the statuses to correct the message", func() bool { return r.message(msg).Status == inbox.StatusRead })
+	got := r.message(msg)
+	if got.WAMID != out[0].ID || len(got.Errors) != 0 {
+		t.Errorf("wamid %q errors %+v, want %s without errors", got.WAMID, got.Errors, out[0].ID)
+	}
+	c, err := r.app.Store.Conversation(context.Background(), "acme", conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UnansweredSince != nil || c.AnsweredBy != "u-sam" {
+		t.Errorf("conversation unansweredSince %v answeredBy %q, want answered by u-sam", c.UnansweredSince, c.AnsweredBy)
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/inbox"
-	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/table"
 )
 
@@ -40,7 +39,7 @@ type messageItem struct {
 	inbox.Message
 	// Sending is the send attempt in progress on an outbound message (see
 	// outbound.go); it lives on the item so every update keeps it.
-	Sending *outbox.Attempt `json:"sending,omitempty"`
+	Sending *inbox.SendAttempt `json:"sending,omitempty"`
 }
 
 func newMessageItem(m *inbox.Message) *messageItem {
@@ -90,10 +89,11 @@ func (s *Store) UpdateConversation(ctx context.Context, org, id string, fn func(
 	return &it.Conversation, err
 }
 
-// SeenMessage implements inbox.InboundStore.
-func (s *Store) SeenMessage(ctx context.Context, wamid string) (bool, error) {
+// SeenMessage implements inbox.InboundStore: whether org stored the
+// message wamid (another org's copy does not count).
+func (s *Store) SeenMessage(ctx context.Context, org, wamid string) (bool, error) {
 	var it wamidItem
-	err := s.t.Get(ctx, wamidKey(wamid), &it)
+	err := s.t.Get(ctx, wamidKey(org, wamid), &it)
 	switch {
 	case errors.Is(err, table.ErrNotFound):
 		return false, nil
@@ -109,7 +109,7 @@ func (s *Store) SeenMessage(ctx context.Context, wamid string) (bool, error) {
 func (s *Store) SaveInbound(ctx context.Context, newConv *inbox.Conversation, msg *inbox.Message, apply func(*inbox.Conversation)) (bool, error) {
 	mi := newMessageItem(msg)
 	claim := &wamidItem{Org: msg.Org, ConversationID: msg.ConversationID, MessageSK: mi.SK, Direction: inbox.Inbound}
-	wk := wamidKey(msg.WAMID)
+	wk := wamidKey(msg.Org, msg.WAMID)
 	claim.PK, claim.SK, claim.TTL, claim.Ver = wk.PK, wk.SK, expiresIn(dedupTTL), 1
 
 	var conv conversationItem
@@ -138,12 +138,68 @@ func (s *Store) SaveInbound(ctx context.Context, newConv *inbox.Conversation, ms
 	return duplicate, nil
 }
 
-// ApplyStatus implements inbox.InboundStore.
-func (s *Store) ApplyStatus(ctx context.Context, u inbox.StatusUpdate) (bool, error) {
+// ApplyStatus implements inbox.InboundStore. The status is looked for in
+// org only: by ref (our biz_opaque_callback_data, echoed by WhatsApp),
+// which finds the message even when its wamid was never recorded, else by
+// the wamid's route. A status for a wamid nothing routes waits on the
+// route for RecordSent.
+func (s *Store) ApplyStatus(ctx context.Context, org string, ref *inbox.MessageRef, u inbox.StatusUpdate) (bool, error) {
+	if ref != nil {
+		applied, err := s.applyByRef(ctx, org, *ref, u)
+		if !errors.Is(err, errNoMatch) {
+			return applied, err
+		}
+	}
+	return s.applyByWamid(ctx, org, u)
+}
+
+// errNoMatch: the message a status names is not there, or is not the
+// wamid's; the status is matched by its wamid instead.
+var errNoMatch = errors.New("no message matches the status")
+
+func (s *Store) applyByRef(ctx context.Context, org string, ref inbox.MessageRef, u inbox.StatusUpdate) (bool, error) {
+	key := outboundKey(org, ref.ConversationID, ref.Timestamp, ref.ID)
+	err := s.changeMessage(ctx, key, func(it *messageItem) ([]table.Op, error) {
+		if it.Direction != inbox.Outbound || (it.WAMID != "" && it.WAMID != u.WAMID) {
+			return nil, errNoMatch
+		}
+		var extra []table.Op
+		updates := []inbox.StatusUpdate{u}
+		if it.WAMID == "" {
+			// WhatsApp's first word of this message: route its wamid here
+			// and take the statuses that waited, in the same write.
+			pending, route, err := s.route(ctx, org, ref.ConversationID, u.WAMID, key)
+			if err != nil {
+				return nil, err
+			}
+			updates = append(updates, pending...)
+			extra = route
+		}
+		changed := false
+		for _, u := range updates {
+			changed = it.ApplyStatus(u) || changed
+		}
+		if !changed && len(extra) == 0 {
+			return nil, errUnchanged
+		}
+		return extra, nil
+	})
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return false, errNoMatch
+	case errors.Is(err, errUnchanged):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+func (s *Store) applyByWamid(ctx context.Context, org string, u inbox.StatusUpdate) (bool, error) {
 	var route wamidItem
-	err := s.t.Get(ctx, wamidKey(u.WAMID), &route)
+	err := s.t.Get(ctx, wamidKey(org, u.WAMID), &route)
 	if errors.Is(err, table.ErrNotFound) || (err == nil && route.MessageSK == "") {
-		return false, s.keepPending(ctx, u)
+		return false, s.keepPending(ctx, org, u)
 	}
 	if err != nil {
 		return false, fmt.Errorf("get wamid %s: %w", u.WAMID, err)
@@ -151,18 +207,9 @@ func (s *Store) ApplyStatus(ctx context.Context, u inbox.StatusUpdate) (bool, er
 	if route.Direction != inbox.Outbound {
 		return false, nil // statuses only describe our own messages
 	}
-	return s.applyToMessage(ctx, table.Key{PK: messagesPK(route.Org, route.ConversationID), SK: route.MessageSK}, u)
-}
-
-func (s *Store) applyToMessage(ctx context.Context, key table.Key, updates ...inbox.StatusUpdate) (bool, error) {
-	var it messageItem
-	changed := false
-	err := s.update(ctx, key, &it, false, func(bool) ([]table.Op, error) {
-		changed = false
-		for _, u := range updates {
-			changed = mergeStatus(&it.Message, u) || changed
-		}
-		if !changed {
+	key := table.Key{PK: messagesPK(route.Org, route.ConversationID), SK: route.MessageSK}
+	err = s.changeMessage(ctx, key, func(it *messageItem) ([]table.Op, error) {
+		if !it.ApplyStatus(u) {
 			return nil, errUnchanged
 		}
 		return nil, nil
@@ -178,38 +225,104 @@ func (s *Store) applyToMessage(ctx context.Context, key table.Key, updates ...in
 
 var errUnchanged = errors.New("unchanged")
 
-// mergeStatus folds u into m and reports whether m changed. The status only
-// moves up in rank; timestamps and pricing are kept from whichever webhook
-// carries them, so a late "sent" still contributes its pricing.
-func mergeStatus(m *inbox.Message, u inbox.StatusUpdate) bool {
-	changed := false
-	if u.Status.Rank() > m.Status.Rank() {
-		m.Status, m.StatusAt = u.Status, u.Timestamp
-		changed = true
+// route reads the route of org's wamid and returns the statuses waiting
+// on it and the write that routes it to the message at key (none when it
+// routes there already). A wamid routed to another message is an error.
+func (s *Store) route(ctx context.Context, org, conversationID, wamid string, key table.Key) ([]inbox.StatusUpdate, []table.Op, error) {
+	var it wamidItem
+	wk := wamidKey(org, wamid)
+	err := s.t.Get(ctx, wk, &it)
+	if err != nil && !errors.Is(err, table.ErrNotFound) {
+		return nil, nil, fmt.Errorf("get wamid %s: %w", wamid, err)
 	}
-	ts := u.Timestamp
-	if (u.Status == inbox.StatusDelivered || u.Status == inbox.StatusRead) && m.Delivered == nil {
-		m.Delivered = &ts
-		changed = true
+	if it.MessageSK == key.SK && len(it.Pending) == 0 {
+		return nil, nil, nil
 	}
-	if u.Status == inbox.StatusRead && m.Read == nil {
-		m.Read = &ts
-		changed = true
+	if it.MessageSK != "" {
+		return nil, nil, fmt.Errorf("wamid %s routes to message %s, not %s", wamid, it.MessageSK, key.SK)
 	}
-	if u.Status == inbox.StatusFailed && len(m.Errors) == 0 && len(u.Errors) > 0 {
-		m.Errors = u.Errors
-		changed = true
-	}
-	if u.Pricing != nil && m.Pricing == nil {
-		m.Pricing = u.Pricing
-		changed = true
-	}
-	return changed
+	pending := it.Pending
+	ver := it.Ver
+	it = wamidItem{Org: org, ConversationID: conversationID, MessageSK: key.SK, Direction: inbox.Outbound}
+	it.PK, it.SK, it.Ver = wk.PK, wk.SK, ver+1
+	return pending, []table.Op{{Put: &it, Cond: table.Version(ver)}}, nil
 }
 
-func (s *Store) keepPending(ctx context.Context, u inbox.StatusUpdate) error {
+// changeMessage changes the message at key with change (the domain's
+// rule; errUnchanged writes nothing) and writes it, with the ops change
+// returns, in one transaction. When the change makes the message start or
+// stop answering its customer (a reply failed, or proved sent after all),
+// the conversation's answered state follows in the same transaction. It
+// reads again and retries when anything it read changed meanwhile.
+func (s *Store) changeMessage(ctx context.Context, key table.Key, change func(it *messageItem) ([]table.Op, error)) error {
+	for range maxAttempts {
+		var it messageItem
+		if err := s.t.Get(ctx, key, &it); err != nil {
+			return notFound(err, "message", key.SK)
+		}
+		answered, ver := it.Answers(), it.Ver
+		extra, err := change(&it)
+		if err != nil {
+			return err
+		}
+		it.Ver = ver + 1
+		ops := append([]table.Op{{Put: &it, Cond: table.Version(ver)}}, extra...)
+		if it.Answers() != answered {
+			op, err := s.reanswer(ctx, &it.Message)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, op)
+		}
+		err = s.t.Write(ctx, ops...)
+		if table.FailedOp(err) >= 0 || errors.Is(err, table.ErrConflict) {
+			continue // something we read changed: read again
+		}
+		return err
+	}
+	return fmt.Errorf("change message %s: too much contention", key)
+}
+
+// reanswer returns the write that gives m's conversation the answered
+// state its messages leave it in, m as changed: it reads them newest first
+// down to the latest reply that answers.
+func (s *Store) reanswer(ctx context.Context, m *inbox.Message) (table.Op, error) {
+	var conv conversationItem
+	if err := s.t.Get(ctx, conversationKey(m.Org, m.ConversationID), &conv); err != nil {
+		return table.Op{}, fmt.Errorf("get conversation of %s: %w", m.ID, err)
+	}
+	var scan inbox.AnswerScan
+	q := table.Query{PK: messagesPK(m.Org, m.ConversationID), SKPrefix: "MSG#", Descending: true, Limit: 50}
+	for done := false; !done; {
+		var page []messageItem
+		next, err := s.t.Query(ctx, q, &page)
+		if err != nil {
+			return table.Op{}, fmt.Errorf("query messages of %s: %w", m.ConversationID, err)
+		}
+		for i := range page {
+			msg := &page[i].Message
+			if msg.ID == m.ID {
+				msg = m
+			}
+			if done = scan.Add(msg); done {
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		q.Cursor = next
+	}
+	conv.SetAnswered(&scan)
+	ver := conv.Ver
+	conv.index()
+	conv.Ver = ver + 1
+	return table.Op{Put: &conv, Cond: table.Version(ver)}, nil
+}
+
+func (s *Store) keepPending(ctx context.Context, org string, u inbox.StatusUpdate) error {
 	var it wamidItem
-	k := wamidKey(u.WAMID)
+	k := wamidKey(org, u.WAMID)
 	err := s.update(ctx, k, &it, true, func(bool) ([]table.Op, error) {
 		it.PK, it.SK = k.PK, k.SK
 		if it.MessageSK != "" {
@@ -219,8 +332,8 @@ func (s *Store) keepPending(ctx context.Context, u inbox.StatusUpdate) error {
 		it.TTL = expiresIn(pendingTTL)
 		return nil, nil
 	})
-	if errors.Is(err, errRouted) { // the send path recorded it meanwhile
-		_, err = s.ApplyStatus(ctx, u)
+	if errors.Is(err, errRouted) { // routed meanwhile
+		_, err = s.applyByWamid(ctx, org, u)
 	}
 	if err != nil {
 		return fmt.Errorf("keep pending status for %s: %w", u.WAMID, err)

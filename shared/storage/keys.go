@@ -30,7 +30,7 @@ import (
 //	  by answerer      GSI4 ORG#<org>#ANSWEREDBY#<user>   <answeredAt>#<id>        (sparse)
 //	message            PK MSGS#<org>#<conversation>  SK MSG#<t>#<id>
 //	attachment         PK MSGS#<org>#<conversation>  SK ATT#<t>#<messageId>
-//	wamid              PK WAMID#<wamid>              SK WAMID   (dedup claim / status routing)
+//	wamid              PK WAMID#<org>#<wamid>        SK WAMID   (dedup claim / status routing)
 //	saved view         PK VIEWS#<org>#<user>         SK VIEW#<id>
 //	idempotency key    PK IDEM#<org>#<user>#<key>    SK IDEM
 //	canned response    PK CANNED#<org>#<id>          SK CANNED
@@ -99,7 +99,11 @@ func viewKey(org, user, id string) table.Key {
 	return table.Key{PK: viewsPK(org, user), SK: "VIEW#" + id}
 }
 
-func wamidKey(wamid string) table.Key { return table.Key{PK: "WAMID#" + wamid, SK: "WAMID"} }
+// wamidKey is scoped by org: one org's messages and statuses can neither
+// claim nor route another org's wamids.
+func wamidKey(org, wamid string) table.Key {
+	return table.Key{PK: "WAMID#" + org + "#" + wamid, SK: "WAMID"}
+}
 
 func idempotencyKey(org, user, key string) table.Key {
 	return table.Key{PK: "IDEM#" + org + "#" + user + "#" + key, SK: "IDEM"}

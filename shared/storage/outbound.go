@@ -8,15 +8,16 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/inbox"
-	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/table"
 )
 
 // Outbound messages: a reply is stored as queued with its conversation's
 // answered state (PutOutbound), carries a send attempt while the send path
 // calls WhatsApp (UpdateSendAttempt), and ends sent under a wamid
-// (RecordSent) or failed (FailOutbound). Statuses that arrive before
-// RecordSent wait as pending on the wamid item and are applied by it.
+// (RecordSent) or failed (FailOutbound). How a message's status changes is
+// inbox's rule; this file only reads and writes. Statuses that arrive
+// before RecordSent find the message by the reference the send path gave
+// WhatsApp, or wait on the wamid's route for RecordSent.
 
 func outboundKey(org, conversationID string, ts time.Time, id string) table.Key {
 	return table.Key{PK: messagesPK(org, conversationID), SK: messageSK(ts, id)}
@@ -99,7 +100,7 @@ func (s *Store) Message(ctx context.Context, org, conversationID string, ts time
 // UpdateSendAttempt implements outbox.SendStore: fn sees the message and
 // its attempt and returns the attempt to keep (nil clears it) or an error
 // that changes nothing and is returned as it is.
-func (s *Store) UpdateSendAttempt(ctx context.Context, org, conversationID string, ts time.Time, id string, fn func(*inbox.Message, *outbox.Attempt) (*outbox.Attempt, error)) error {
+func (s *Store) UpdateSendAttempt(ctx context.Context, org, conversationID string, ts time.Time, id string, fn func(*inbox.Message, *inbox.SendAttempt) (*inbox.SendAttempt, error)) error {
 	var it messageItem
 	err := s.update(ctx, outboundKey(org, conversationID, ts, id), &it, false, func(bool) ([]table.Op, error) {
 		next, err := fn(&it.Message, it.Sending)
@@ -115,55 +116,50 @@ func (s *Store) UpdateSendAttempt(ctx context.Context, org, conversationID strin
 	return err
 }
 
-// RecordSent marks an outbound message as accepted by WhatsApp under wamid,
-// routes the wamid to it, clears its send attempt, and applies statuses
-// that arrived early. A failure recorded before (a send judged in doubt) is
-// undone: the wamid proves WhatsApp took the message.
+// RecordSent records that WhatsApp accepted an outbound message under
+// wamid (inbox.Message.RecordSent), clears its send attempt, routes the
+// wamid to it and applies the statuses that waited for the route, all in
+// one write: a status that lands meanwhile makes it read everything again,
+// and a crash leaves either all of it or none.
 func (s *Store) RecordSent(ctx context.Context, org, conversationID string, ts time.Time, id, wamid string, sentAt time.Time) error {
 	key := outboundKey(org, conversationID, ts, id)
-	var route wamidItem
-	var pending []inbox.StatusUpdate
-	wk := wamidKey(wamid)
-	err := s.update(ctx, wk, &route, true, func(bool) ([]table.Op, error) {
-		pending = route.Pending
-		route.Keys = table.Keys{PK: wk.PK, SK: wk.SK, Ver: route.Ver}
-		route.Org, route.ConversationID, route.MessageSK, route.Direction = org, conversationID, key.SK, inbox.Outbound
-		route.Pending = nil
-		return nil, nil
-	})
-	if err != nil {
-		return fmt.Errorf("route wamid %s: %w", wamid, err)
-	}
-	var it messageItem
-	err = s.update(ctx, key, &it, false, func(bool) ([]table.Op, error) {
-		if it.WAMID == "" && it.Status == inbox.StatusFailed {
-			it.Status, it.Errors = inbox.StatusQueued, nil
+	err := s.changeMessage(ctx, key, func(it *messageItem) ([]table.Op, error) {
+		pending, route, err := s.route(ctx, org, conversationID, wamid, key)
+		if err != nil {
+			return nil, err
 		}
-		it.WAMID = wamid
-		it.Sending = nil
-		mergeStatus(&it.Message, inbox.StatusUpdate{WAMID: wamid, Status: inbox.StatusSent, Timestamp: sentAt})
+		changed, err := it.RecordSent(wamid, sentAt)
+		if err != nil {
+			return nil, err
+		}
 		for _, u := range pending {
-			mergeStatus(&it.Message, u)
+			changed = it.ApplyStatus(u) || changed
 		}
-		return nil, nil
+		if !changed && it.Sending == nil && len(route) == 0 {
+			return nil, errUnchanged
+		}
+		it.Sending = nil
+		return route, nil
 	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("record sent %s: %w", id, err)
 	}
 	return nil
 }
 
-// FailOutbound marks an outbound message as failed before WhatsApp took it
-// and clears its send attempt. A message that has a wamid is left alone:
-// WhatsApp took it, and its statuses tell the rest.
+// FailOutbound records that the send path gave up on an outbound message
+// (inbox.Message.FailSend) and clears its send attempt. A failed reply no
+// longer answers its conversation, which falls back to unanswered in the
+// same write.
 func (s *Store) FailOutbound(ctx context.Context, org, conversationID string, ts time.Time, id string, at time.Time, reason inbox.MessageError) error {
-	var it messageItem
-	err := s.update(ctx, outboundKey(org, conversationID, ts, id), &it, false, func(bool) ([]table.Op, error) {
-		if it.WAMID != "" {
+	err := s.changeMessage(ctx, outboundKey(org, conversationID, ts, id), func(it *messageItem) ([]table.Op, error) {
+		if !it.FailSend(at, reason) {
 			return nil, errUnchanged
 		}
 		it.Sending = nil
-		mergeStatus(&it.Message, inbox.StatusUpdate{Status: inbox.StatusFailed, Timestamp: at, Errors: []inbox.MessageError{reason}})
 		return nil, nil
 	})
 	if errors.Is(err, errUnchanged) {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/inbox"
-	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/records"
 	"github.com/wacrm/wacrm/shared/storage"
 	"github.com/wacrm/wacrm/shared/storage/storagetest"
@@ -122,11 +121,11 @@ func TestOutboundLifecycle(t *testing.T) {
 			}
 			return got
 		}
-		attemptOf := func(m *inbox.Message) *outbox.Attempt {
+		attemptOf := func(m *inbox.Message) *inbox.SendAttempt {
 			t.Helper()
-			var seen *outbox.Attempt
+			var seen *inbox.SendAttempt
 			stop := errors.New("look only")
-			err := s.UpdateSendAttempt(ctx, "acme", "c1", at, m.ID, func(_ *inbox.Message, cur *outbox.Attempt) (*outbox.Attempt, error) {
+			err := s.UpdateSendAttempt(ctx, "acme", "c1", at, m.ID, func(_ *inbox.Message, cur *inbox.SendAttempt) (*inbox.SendAttempt, error) {
 				seen = cur
 				return nil, stop
 			})
@@ -137,8 +136,8 @@ func TestOutboundLifecycle(t *testing.T) {
 		}
 		claim := func(m *inbox.Message) {
 			t.Helper()
-			err := s.UpdateSendAttempt(ctx, "acme", "c1", at, m.ID, func(*inbox.Message, *outbox.Attempt) (*outbox.Attempt, error) {
-				return &outbox.Attempt{ID: "try-1", StartedAt: at}, nil
+			err := s.UpdateSendAttempt(ctx, "acme", "c1", at, m.ID, func(*inbox.Message, *inbox.SendAttempt) (*inbox.SendAttempt, error) {
+				return &inbox.SendAttempt{ID: "try-1", StartedAt: at}, nil
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +148,7 @@ func TestOutboundLifecycle(t *testing.T) {
 			m := put("m-early")
 			claim(m)
 			for _, st := range []inbox.Status{inbox.StatusDelivered, inbox.StatusSent} {
-				applied, err := s.ApplyStatus(ctx, inbox.StatusUpdate{WAMID: "wamid.early", Status: st, Timestamp: at.Add(2 * time.Second)})
+				applied, err := s.ApplyStatus(ctx, "acme", nil, inbox.StatusUpdate{WAMID: "wamid.early", Status: st, Timestamp: at.Add(2 * time.Second)})
 				if err != nil || applied {
 					t.Fatalf("early %s: applied %v, %v; want kept pending", st, applied, err)
 				}
@@ -168,7 +167,7 @@ func TestOutboundLifecycle(t *testing.T) {
 			if a := attemptOf(m); a != nil {
 				t.Errorf("attempt %+v left after RecordSent", a)
 			}
-			applied, err := s.ApplyStatus(ctx, inbox.StatusUpdate{WAMID: "wamid.early", Status: inbox.StatusRead, Timestamp: at.Add(3 * time.Second)})
+			applied, err := s.ApplyStatus(ctx, "acme", nil, inbox.StatusUpdate{WAMID: "wamid.early", Status: inbox.StatusRead, Timestamp: at.Add(3 * time.Second)})
 			if err != nil || !applied || get(m).Status != inbox.StatusRead {
 				t.Errorf("read after RecordSent: applied %v, %v, status %s", applied, err, get(m).Status)
 			}
@@ -198,7 +197,7 @@ func TestOutboundLifecycle(t *testing.T) {
 		})
 
 		t.Run("unknown message", func(t *testing.T) {
-			err := s.UpdateSendAttempt(ctx, "acme", "c1", at, "nope", func(*inbox.Message, *outbox.Attempt) (*outbox.Attempt, error) { return nil, nil })
+			err := s.UpdateSendAttempt(ctx, "acme", "c1", at, "nope", func(*inbox.Message, *inbox.SendAttempt) (*inbox.SendAttempt, error) { return nil, nil })
 			if !apperr.Is(err, apperr.NotFound) {
 				t.Errorf("err %v, want not found", err)
 			}

@@ -642,7 +642,7 @@ func TestFunctions(t *testing.T) {
 		t.Errorf("inbound on events/sqs/inbound-batch.json: batch failures %+v, want none", resp.BatchItemFailures)
 	}
 	for _, wamid := range []string{firstWAMID(t, []byte(firstBody(t, batch))), firstWAMID(t, pointed)} {
-		if seen, err := s.store.SeenMessage(s.ctx, wamid); err != nil || !seen {
+		if seen, err := s.store.SeenMessage(s.ctx, org, wamid); err != nil || !seen {
 			t.Errorf("message %s from events/sqs/inbound-batch.json stored: %v (err %v), want true", wamid, seen, err)
 		}
 	}
