@@ -274,6 +274,14 @@ func TestReplyEnqueueFailure(t *testing.T) {
 		if len(out) != 1 || out[0].Status != "failed" || len(out[0].Errors) != 1 || out[0].Errors[0].Message != outbox.ReasonNotQueued {
 			t.Fatalf("messages tab: %+v", out)
 		}
+		// The failed reply answered nobody: the conversation is back in
+		// the unanswered filter and views.
+		for _, q := range []string{"unanswered=all", "view=all-unanswered", "view=unanswered"} {
+			var page convPage
+			if got := r.do("u-sam", "GET", "/v1/conversations?"+q, nil, &page); got != http.StatusOK || len(page.Items) != 1 || page.Items[0].ID != r.convID {
+				t.Errorf("?%s after the reply failed: %d %+v, want the conversation", q, got, page.Items)
+			}
+		}
 	})
 }
 
