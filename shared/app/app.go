@@ -18,6 +18,7 @@ import (
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/storage"
 	"github.com/wacrm/wacrm/shared/table"
+	"github.com/wacrm/wacrm/shared/users"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
@@ -50,9 +51,11 @@ type App struct {
 	Media *media.Copier
 	// Integrations manages WhatsApp profiles and their access tokens.
 	Integrations *integration.Service
-	inbound      *queue.ClaimCheck
-	quarantine   *httpapi.Quarantine
-	a            Adapters
+	// Users lets admins add, change, disable and remove users.
+	Users      *users.Service
+	inbound    *queue.ClaimCheck
+	quarantine *httpapi.Quarantine
+	a          Adapters
 }
 
 // New builds the services.
@@ -87,6 +90,7 @@ func New(a Adapters) *App {
 		},
 		quarantine:   quarantine,
 		inbound:      &queue.ClaimCheck{Sender: a.Inbound, Blobs: a.Blobs, Logger: a.Log},
+		Users:        &users.Service{Store: store, Now: a.Now},
 		Integrations: &integration.Service{Store: store, Users: store, Secrets: a.Secrets, Graph: integGraph, App: a.MetaApp, Now: a.Now},
 		Replies:      &outbox.Replies{Store: store, Canned: store, Queue: a.Outbound, Log: a.Log, Now: a.Now},
 		Dispatcher: &outbox.Dispatcher{
@@ -155,7 +159,7 @@ func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 	return &httpapi.API{
 		Auth: authn, Users: app.Store, Conversations: app.Store, Views: app.Store,
 		Replies: app.Replies, Canned: app.Store, Records: app.Store,
-		RecordWriter: app.Store, Directory: app.Store, Integrations: app.Integrations, Settings: app.Store,
+		RecordWriter: app.Store, Directory: app.Store, UserAdmin: app.Users, Integrations: app.Integrations, Settings: app.Store,
 		Blobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
 	}
 }

@@ -53,6 +53,7 @@ type API struct {
 	Records       RecordReader
 	RecordWriter  RecordWriter
 	Directory     UserDirectory
+	UserAdmin     UserAdmin
 	Integrations  IntegrationService
 	Settings      SettingsStore // the org's settings (its time zone); none: UTC for all
 	Blobs         BlobLinker    // download URLs of media copies; none without it
@@ -97,6 +98,10 @@ func (a *API) Handler() http.Handler {
 	handle("GET /v1/users", a.listUsers)
 	handle("GET /v1/settings", a.getSettings)
 	handle("PATCH /v1/settings", a.updateSettings)
+	handle("POST /v1/users", a.addUser)
+	handle("GET /v1/users/{id}", a.getUser)
+	handle("PATCH /v1/users/{id}", a.updateUser)
+	handle("DELETE /v1/users/{id}", a.removeUser)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // public: the API's shape, no org's data
 	return routingErrorsAsJSON(mux, a.Log)
 }

@@ -183,7 +183,7 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 		{"PUT", "/v1/conversations", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
 		{"DELETE", "/v1/conversations/c1", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
 		{"PATCH", "/v1/conversations/c1/messages", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD, POST"},
-		{"POST", "/v1/users", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
+		{"PUT", "/v1/users", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD, POST"},
 		{"PUT", "/v1/canned-responses/x", http.StatusMethodNotAllowed, "method_not_allowed", "DELETE, GET, HEAD, PATCH"},
 		{"GET", "/v1/nothing-here", http.StatusNotFound, "not_found", ""},
 		{"GET", "/v1/conversations/c1/nothing", http.StatusNotFound, "not_found", ""},

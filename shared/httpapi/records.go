@@ -13,6 +13,7 @@ import (
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/records"
+	"github.com/wacrm/wacrm/shared/users"
 )
 
 // RecordWriter changes Leads and Contacts. UpdateRecord keeps the record's
@@ -21,11 +22,12 @@ type RecordWriter interface {
 	UpdateRecord(ctx context.Context, org string, module records.Module, id string, fn func(*records.Record) error) (*records.Record, error)
 }
 
-// UserDirectory lists the org's users (those seen in tokens).
+// UserDirectory lists the org's users (seen in tokens or added by an admin).
 type UserDirectory interface {
-	Users(ctx context.Context, org, cursor string, limit int) ([]auth.Principal, string, error)
-	// UnknownUsers returns those of ids that are not users of org.
-	UnknownUsers(ctx context.Context, org string, ids []string) ([]string, error)
+	Users(ctx context.Context, org, cursor string, limit int) ([]users.User, string, error)
+	// UnassignableUsers returns those of ids that cannot be given a record:
+	// unknown, removed or disabled.
+	UnassignableUsers(ctx context.Context, org string, ids []string) ([]string, error)
 }
 
 // Limits on what a record may hold.
@@ -197,12 +199,12 @@ func (a *API) updateRecord(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return err
 	}
 	if body.OwnerID != nil {
-		unknown, err := a.Directory.UnknownUsers(r.Context(), p.Org, []string{*body.OwnerID})
+		unknown, err := a.Directory.UnassignableUsers(r.Context(), p.Org, []string{*body.OwnerID})
 		if err != nil {
 			return err
 		}
 		if len(unknown) > 0 {
-			return apperr.E(apperr.Invalid, "ownerId %q is not a user of your organisation (users appear once they have signed in).", *body.OwnerID)
+			return apperr.E(apperr.Invalid, "ownerId %q is not an active user of your organisation (users appear once they have signed in or an admin adds them; disabled users get no new records).", *body.OwnerID)
 		}
 	}
 	rec, err := a.RecordWriter.UpdateRecord(r.Context(), p.Org, m, r.PathValue("id"), func(rec *records.Record) error {
@@ -228,11 +230,11 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if err != nil {
 		return err
 	}
-	users, cursor, err := a.Directory.Users(r.Context(), p.Org, r.URL.Query().Get("cursor"), limit)
+	list, cursor, err := a.Directory.Users(r.Context(), p.Org, r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newPage(users, cursor))
+	writeJSON(w, http.StatusOK, newPage(list, cursor))
 	return nil
 }
 

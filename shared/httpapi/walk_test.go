@@ -172,6 +172,10 @@ func walkRows(f walkFixture) []walkRow {
 			kind: walkCreate, admin: true, seeAt: "/v1/integrations/"},
 		{route: "POST /v1/integrations", path: "/v1/integrations", body: newInteg("100000000000004", "u-sam"), kind: walkInvalid, admin: true},
 		{route: "GET /v1/integrations/{id}", path: integ, kind: walkNotFound, admin: true},
+		{route: "POST /v1/users", path: "/v1/users", body: map[string]any{"userId": "u-walk", "roles": []string{"sales"}}, kind: walkCreate, admin: true, seeAt: "/v1/users/"},
+		{route: "GET /v1/users/{id}", path: "/v1/users/u-sam", kind: walkNotFound, admin: true},
+		{route: "PATCH /v1/users/{id}", path: "/v1/users/u-sam", body: map[string]any{"disabled": true}, kind: walkNotFound, admin: true},
+		{route: "DELETE /v1/users/{id}", path: "/v1/users/u-lee", kind: walkNotFound, admin: true},
 		{route: "POST /v1/integrations/connect", path: "/v1/integrations/connect", body: map[string]any{"code": f.signupCode, "wabaId": "300"}, kind: walkRefused, admin: true},
 		{route: "GET /v1/integrations/available", path: "/v1/integrations/available", kind: walkList, admin: true},
 		{route: "GET /v1/integrations/available", path: "/v1/integrations/available?wabaId=300", kind: walkNotFound, admin: true},
@@ -242,10 +246,14 @@ func TestWalk(t *testing.T) {
 				}
 			case walkCreate:
 				var created struct {
-					ID  string `json:"id"`
-					Org string `json:"org"`
+					ID     string `json:"id"`
+					UserID string `json:"userId"` // users are named by their identity provider's id
+					Org    string `json:"org"`
 				}
 				_ = json.Unmarshal(raw, &created)
+				if created.ID == "" {
+					created.ID = created.UserID
+				}
 				if status != http.StatusCreated || created.ID == "" || (created.Org != "" && created.Org != "other") {
 					t.Errorf("u-eve %s %s: %d %s, want 201 in org other", method, r.path, status, body)
 					continue
@@ -309,6 +317,12 @@ func TestWalk(t *testing.T) {
 	})
 
 	t.Run("acme is untouched", func(t *testing.T) {
+		for _, id := range []string{"u-sam", "u-lee"} {
+			var u struct{ Disabled bool }
+			if s := h.do("u-admin", "GET", "/v1/users/"+id, nil, &u); s != http.StatusOK || u.Disabled {
+				t.Errorf("acme user %s: %d %+v, want enabled", id, s, u)
+			}
+		}
 		var conv struct {
 			UnansweredSince *time.Time `json:"unansweredSince"`
 			AnsweredBy      string     `json:"answeredBy"`

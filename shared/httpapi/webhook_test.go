@@ -18,6 +18,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/httpapi"
+	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/local/fileblob"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
@@ -187,6 +188,9 @@ func TestWebhookLargeBodyClaimCheck(t *testing.T) {
 	integ := &integration.Integration{ID: "int-1", Org: "acme", PhoneNumberID: "100000000000001", Active: true,
 		Preferences: integration.Preferences{Assign: integration.Assignment{Kind: integration.AssignUser, IDs: []string{"u-sam"}}}}
 	if err := r.app.Store.CreateIntegration(context.Background(), integ); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.app.Store.UpsertUser(context.Background(), auth.Principal{Org: "acme", UserID: "u-sam"}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now().Unix()

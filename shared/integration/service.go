@@ -15,6 +15,7 @@ import (
 	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/records"
 	"github.com/wacrm/wacrm/shared/secrets"
+	"github.com/wacrm/wacrm/shared/users"
 )
 
 // Store keeps integrations. Errors: apperr.NotFound for a missing
@@ -37,12 +38,6 @@ type Store interface {
 	Connections(ctx context.Context, org string) ([]*Connection, error)
 }
 
-// Users knows the org's users.
-type Users interface {
-	// UnknownUsers returns those of ids that are not users of org.
-	UnknownUsers(ctx context.Context, org string, ids []string) ([]string, error)
-}
-
 // Limits on what an admin may enter.
 const (
 	MaxNicknameRunes = 60
@@ -58,7 +53,7 @@ const (
 // Service manages an org's WhatsApp profiles: admins only.
 type Service struct {
 	Store   Store
-	Users   Users
+	Users   Directory // who may be named in an assignment rule
 	Secrets secrets.Store // the access tokens, by TokenRef
 	// Graph proves that a token may use a number; without it no number
 	// can be connected.
@@ -438,12 +433,25 @@ func (s *Service) preferences(ctx context.Context, org string, p Preferences) (P
 				return p, apperr.Wrap(err, apperr.Invalid, "preferences.assign.ids must hold user ids: %v.", err)
 			}
 		}
-		unknown, err := s.Users.UnknownUsers(ctx, org, a.IDs)
+		all, err := s.Users.Members(ctx, org)
 		if err != nil {
 			return p, err
 		}
+		var unknown, disabled []string
+		for _, id := range a.IDs {
+			i := slices.IndexFunc(all, func(u users.User) bool { return u.ID == id })
+			switch {
+			case i < 0 || all[i].Removed:
+				unknown = append(unknown, id)
+			case !all[i].Assignable():
+				disabled = append(disabled, id)
+			}
+		}
 		if len(unknown) > 0 {
-			return p, apperr.E(apperr.Invalid, "Unknown user ids: %s. A user can be chosen once they have signed in to the CRM.", strings.Join(unknown, ", "))
+			return p, apperr.E(apperr.Invalid, "Unknown user ids: %s. A user can be chosen once they have signed in to the CRM or an admin has added them (POST /v1/users).", strings.Join(unknown, ", "))
+		}
+		if len(disabled) > 0 {
+			return p, apperr.E(apperr.Invalid, "Disabled users get no new records: %s.", strings.Join(disabled, ", "))
 		}
 	}
 	return p, nil

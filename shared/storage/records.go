@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/wacrm/wacrm/shared/apperr"
-	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/records"
@@ -184,55 +183,4 @@ func (s *Store) ResolveRecord(ctx context.Context, org string, ids []records.Ide
 		// Another delivery created the sender, or took the turn, first: look again.
 	}
 	return nil, fmt.Errorf("resolve record in %s: too much contention", org)
-}
-
-// --- users, as record owners ---
-
-// maxUserLookups bounds one UnknownUsers call.
-const maxUserLookups = 100
-
-// Users returns a page of the org's users seen in tokens, by user id.
-func (s *Store) Users(ctx context.Context, org, cursor string, limit int) ([]auth.Principal, string, error) {
-	q := table.Query{PK: orgKey(org), SKPrefix: userPrefix, Limit: limit}
-	var err error
-	if q.Cursor, err = decodeCursor(q, cursor); err != nil {
-		return nil, "", err
-	}
-	var page []userItem
-	next, err := s.queryPage(ctx, q, &page)
-	if err != nil {
-		return nil, "", fmt.Errorf("query users of %s: %w", org, err)
-	}
-	out := make([]auth.Principal, len(page))
-	for i := range page {
-		out[i] = page[i].Principal
-	}
-	return out, encodeCursor(q, next), nil
-}
-
-// UnknownUsers returns those of ids that are not users seen in the org, in
-// the order given; one Get per distinct id, at most maxUserLookups.
-func (s *Store) UnknownUsers(ctx context.Context, org string, ids []string) ([]string, error) {
-	if len(ids) > maxUserLookups {
-		return nil, apperr.E(apperr.Invalid, "At most %d users can be named at once.", maxUserLookups)
-	}
-	var unknown []string
-	for i, id := range ids {
-		if slices.Contains(ids[:i], id) {
-			continue
-		}
-		if id == "" {
-			unknown = append(unknown, id)
-			continue
-		}
-		var it userItem
-		err := s.t.Get(ctx, userKey(org, id), &it)
-		switch {
-		case errors.Is(err, table.ErrNotFound):
-			unknown = append(unknown, id)
-		case err != nil:
-			return nil, fmt.Errorf("get user %s: %w", id, err)
-		}
-	}
-	return unknown, nil
 }

@@ -206,7 +206,7 @@ func TestUsers(t *testing.T) {
 				t.Fatalf("page of %d, want at most 2", len(page))
 			}
 			for _, u := range page {
-				all = append(all, u.UserID)
+				all = append(all, u.ID)
 			}
 			if next == "" {
 				break
@@ -219,7 +219,7 @@ func TestUsers(t *testing.T) {
 		if _, _, err := s.Users(ctx, "acme", "bogus", 2); !apperr.Is(err, apperr.Invalid) {
 			t.Errorf("bad cursor: %v, want invalid", err)
 		}
-		unknown, err := s.UnknownUsers(ctx, "acme", []string{"u-1", "u-eve", "u-9", "u-1", "u-9", ""})
+		unknown, err := s.UnassignableUsers(ctx, "acme", []string{"u-1", "u-eve", "u-9", "u-1", "u-9", ""})
 		if err != nil {
 			t.Fatal(err)
 		}

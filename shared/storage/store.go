@@ -8,12 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
-	"github.com/wacrm/wacrm/shared/auth"
-	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/table"
 )
 
@@ -62,52 +59,7 @@ func (s *Store) update(ctx context.Context, key table.Key, it table.Item, create
 	return fmt.Errorf("update %s: too much contention", key)
 }
 
-// --- users and counters ---
-
-type userItem struct {
-	table.Keys
-	auth.Principal
-	SeenAt time.Time `json:"seenAt"`
-}
-
-// UpsertUser records a user as seen in a token, so assignment rules can find
-// the members of a group or role.
-func (s *Store) UpsertUser(ctx context.Context, p auth.Principal) error {
-	it := &userItem{Principal: p, SeenAt: s.now().UTC()}
-	k := userKey(p.Org, p.UserID)
-	it.PK, it.SK = k.PK, k.SK
-	if err := s.t.Write(ctx, table.Op{Put: it}); err != nil {
-		return fmt.Errorf("upsert user %s: %w", p.UserID, err)
-	}
-	return nil
-}
-
-// Members implements integration.Directory. It queries the org's user
-// partition, whose size is the org's user count.
-func (s *Store) Members(ctx context.Context, org string, kind integration.AssignKind, name string) ([]string, error) {
-	var out []string
-	cursor := ""
-	for {
-		var page []userItem
-		next, err := s.t.Query(ctx, table.Query{PK: orgKey(org), SKPrefix: userPrefix, Cursor: cursor, Limit: 200}, &page)
-		if err != nil {
-			return nil, fmt.Errorf("query users of %s: %w", org, err)
-		}
-		for _, u := range page {
-			in := u.Groups
-			if kind == integration.AssignRole {
-				in = u.Roles
-			}
-			if slices.Contains(in, name) {
-				out = append(out, u.UserID)
-			}
-		}
-		if next == "" {
-			return out, nil
-		}
-		cursor = next
-	}
-}
+// --- counters ---
 
 type counterItem struct {
 	table.Keys
