@@ -53,7 +53,7 @@ const (
 // Service manages an org's WhatsApp profiles: admins only.
 type Service struct {
 	Store   Store
-	Users   Directory // who may be named in an assignment rule
+	Users   Directory     // who may be named in an assignment rule
 	Secrets secrets.Store // the access tokens, by TokenRef
 	// Graph proves that a token may use a number; without it no number
 	// can be connected.
