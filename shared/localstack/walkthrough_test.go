@@ -62,13 +62,14 @@ func walkthroughCommands(t *testing.T, readme, heading string) []string {
 	return cmds
 }
 
-// TestReadmeWalkthrough types the README's "Play the customer" walkthrough,
+// typeSection types the sh commands of the README section under heading,
 // exactly as written, into a shell next to a fresh stack started from the
 // demo config (make run's), the way a person would: one command at a
-// time, the next once the stack has processed what the last one sent.
-// Only `go run ./scripts/simulator` is replaced, by the same program built
-// once.
-func TestReadmeWalkthrough(t *testing.T) {
+// time, the next once the stack has processed what the last one sent. Only
+// `go run ./scripts/simulator` is replaced, by the same program built once.
+// It returns a lookup of a command's output by a part of the command.
+func typeSection(t *testing.T, heading string) func(part string) string {
+	t.Helper()
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("WACRM_REQUIRE_SERVERS") == "1" {
@@ -77,7 +78,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 			t.Skipf("the README walkthrough needs %s", tool)
 		}
 	}
-	cmds := walkthroughCommands(t, "../../README.md", "## Play the customer")
+	cmds := walkthroughCommands(t, "../../README.md", heading)
 
 	dir := t.TempDir()
 	sim := filepath.Join(dir, "bin", "simulator")
@@ -143,6 +144,13 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatalf("the walkthrough has no command with %q", part)
 		return ""
 	}
+	return find
+}
+
+// TestReadmeWalkthrough types the README's "Play the customer" walkthrough
+// (see typeSection) and checks what it shows.
+func TestReadmeWalkthrough(t *testing.T) {
+	find := typeSection(t, "## Play the customer")
 	var page struct {
 		Items []struct {
 			OwnerID  string `json:"ownerId"`
@@ -196,5 +204,37 @@ func waitIdle(t *testing.T, st *localstack.Stack) {
 			t.Fatalf("the stack is still busy after 20 s: %+v", queues)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReadmeConnectAndUsers types the README's "Connect a number and add
+// users" section: Embedded Signup, a number connected with the signup's
+// token and one with a WABA token, one refused; a user added before their
+// first sign-in who gets the new number's first customer by role.
+func TestReadmeConnectAndUsers(t *testing.T) {
+	find := typeSection(t, "## Connect a number and add users")
+	if out := find("simulator numbers"); !strings.Contains(out, "200000000000002") || !strings.Contains(out, "NOT_VERIFIED") {
+		t.Errorf("simulator numbers:\n%s", out)
+	}
+	if out := find("/integrations/connect"); !strings.Contains(out, `"phoneNumberId": "100000000000004"`) || !strings.Contains(out, `"usable": true`) {
+		t.Errorf("connect:\n%s", out)
+	}
+	if out := find("/integrations/available"); !strings.Contains(out, "100000000000004") {
+		t.Errorf("available:\n%s", out)
+	}
+	if out := find(`-d "$SUPPORT"`); !strings.Contains(out, `"displayPhone": "15550100004"`) {
+		t.Errorf("create from the signup:\n%s", out)
+	}
+	if out := find(`-d "$SALES2"`); !strings.Contains(out, `"phoneNumberId": "100000000000002"`) {
+		t.Errorf("create with a WABA token:\n%s", out)
+	}
+	if out := find("Not ours"); strings.TrimSpace(out) != `"whatsapp_access_denied"` {
+		t.Errorf("a token that cannot read the number: %q", out)
+	}
+	if out := find("owner=u-nia"); !strings.Contains(out, `"customer": "Bo"`) {
+		t.Errorf("the added user's conversations:\n%s", out)
+	}
+	if out := find(`{"disabled":true}`); !strings.Contains(out, `"disabled": true`) {
+		t.Errorf("disable:\n%s", out)
 	}
 }
