@@ -38,7 +38,8 @@ type wildcard struct {
 }
 
 // tableActions are what the table port needs (GetItem, Query, transactions,
-// which IAM authorises as the per-item actions). No Scan: DESIGN.md §4.
+// which IAM authorises as the per-item actions). No Scan: every list is a
+// Query (TestNoPolicyAllowsScan).
 var tableActions = []string{
 	"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
 	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",

@@ -189,7 +189,7 @@ func NewWacrmStack(scope constructs.Construct, id string, props *WacrmStackProps
 	s.addSecrets()
 	s.addFunctions()
 	s.addHTTPAPI()
-	// Not part of this stack yet (DESIGN.md §1): the WebSocket API and push
+	// Not part of this stack yet: the WebSocket API and push
 	// function, EventBridge Scheduler with the schedule function, and
 	// recharge. Each adds: its name to Functions and its environment to
 	// contract.go, an add* method here (queues through addQueuePair), its

@@ -20,7 +20,7 @@ import (
 // fakeSecrets answers the Secrets Manager operations the functions use,
 // GetSecretValue, PutSecretValue and CreateSecret, in the service's JSON
 // protocol (awsJson1_1), after checking each request is what the SDK sends:
-// there is no local Secrets Manager server (DESIGN.md §9). Reading a secret
+// there is no local Secrets Manager server to install. Reading a secret
 // it does not hold is a test failure.
 type fakeSecrets struct {
 	t      *testing.T

@@ -29,7 +29,7 @@ type call struct {
 // fakeService answers the Secrets Manager JSON protocol (awsJson1_1) the way
 // the service does, for the three operations the adapter uses, after
 // checking each request is what the SDK must send. There is no local
-// Secrets Manager server; DESIGN.md §9.
+// Secrets Manager server that installs from a package registry.
 type fakeService struct {
 	t *testing.T
 
