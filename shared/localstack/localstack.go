@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wacrm/wacrm/shared/app"
@@ -31,6 +32,7 @@ import (
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
 	"github.com/wacrm/wacrm/shared/metasim"
+	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
@@ -149,6 +151,17 @@ func LoadConfig(path string) (Config, error) {
 // graphVersion is the Graph API version the simulator is served under.
 const graphVersion = "v23.0"
 
+// The HTTP server's timeouts: a client that trickles its headers or body,
+// or holds an idle connection, does not hold a connection forever. The
+// read timeout covers a whole request body, so it leaves room for an
+// attachment uploaded to /blobs/. There is no write timeout: downloads
+// and long-lived responses stream.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 5 * time.Minute
+	idleTimeout       = 2 * time.Minute
+)
+
 // Info is what a client needs, printed and written to <dataDir>/stack.json.
 type Info struct {
 	WebhookURL    string `json:"webhookURL"`
@@ -182,11 +195,13 @@ type Stack struct {
 	// /graph/) and the customer's side (under /_sim/).
 	Sim *metasim.Sim
 
-	ln      net.Listener
-	srv     *http.Server
-	cancel  context.CancelFunc
-	closers []func() error
-	done    chan struct{}
+	ln        net.Listener
+	srv       *http.Server
+	cancel    context.CancelFunc
+	consumers sync.WaitGroup // the queue consumers, waited for before the state files close
+	queues    map[string]*memqueue.Queue
+	closers   []func() error
+	done      chan struct{}
 }
 
 // Start opens (or creates) the state under cfg.DataDir, seeds the demo org,
@@ -342,31 +357,31 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	mux.Handle("/_sim/", sim)
 	mux.Handle("/", api) // anything else: the API's JSON 404 or 405
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	st.queues = map[string]*memqueue.Queue{"inbound": inbound, "inboundDLQ": inboundDLQ,
+		"outbound": outbound, "outboundDLQ": outboundDLQ, "media": mediaQueue, "mediaDLQ": mediaDLQ}
 	mux.HandleFunc("GET /debug/queues", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"inbound": inbound.Stats(), "inboundDLQ": inboundDLQ.Stats(),
-			"outbound": outbound.Stats(), "outboundDLQ": outboundDLQ.Stats(),
-			"media": mediaQueue.Stats(), "mediaDLQ": mediaDLQ.Stats()})
+		_ = json.NewEncoder(w).Encode(st.QueueStats())
 	})
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	st.cancel = cancel
-	go func() {
-		if err := inbound.Start(runCtx, st.App.InboundHandler()); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("inbound consumer stopped", "err", err)
-		}
-	}()
-	go func() {
-		if err := outbound.Start(runCtx, st.App.OutboundHandler()); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("outbound consumer stopped", "err", err)
-		}
-	}()
-	go func() {
-		if err := mediaQueue.Start(runCtx, st.App.MediaHandler()); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("media consumer stopped", "err", err)
-		}
-	}()
-	st.srv = &http.Server{Handler: httpapi.CORS(cfg.CORSOrigins, mux), ReadHeaderTimeout: 10 * time.Second}
+	consume := func(name string, q *memqueue.Queue, handler queue.BatchHandler) {
+		st.consumers.Go(func() {
+			if err := q.Start(runCtx, handler); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error(name+" consumer stopped", "err", err)
+			}
+		})
+	}
+	consume("inbound", inbound, st.App.InboundHandler())
+	consume("outbound", outbound, st.App.OutboundHandler())
+	consume("media", mediaQueue, st.App.MediaHandler())
+	st.srv = &http.Server{
+		Handler:           httpapi.CORS(cfg.CORSOrigins, mux),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+	}
 	go func() {
 		defer close(st.done)
 		if err := st.srv.Serve(st.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -381,7 +396,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	return st, nil
 }
 
-// Close stops serving and consuming and closes the state files.
+// QueueStats counts the messages of every local queue and dead-letter
+// queue by state (served at GET /debug/queues).
+func (st *Stack) QueueStats() map[string]memqueue.Stats {
+	out := make(map[string]memqueue.Stats, len(st.queues))
+	for name, q := range st.queues {
+		out[name] = q.Stats()
+	}
+	return out
+}
+
+// Close stops serving and consuming, waits for the batches under way, and
+// closes the state files.
 func (st *Stack) Close() error {
 	var errs []error
 	if st.srv != nil {
@@ -395,6 +421,9 @@ func (st *Stack) Close() error {
 	if st.cancel != nil {
 		st.cancel()
 	}
+	// Batches under way finish before the queues and the table they write
+	// to are closed under them.
+	st.consumers.Wait()
 	for i := len(st.closers) - 1; i >= 0; i-- {
 		errs = append(errs, st.closers[i]())
 	}

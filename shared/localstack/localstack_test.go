@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,6 +91,18 @@ func waitFor(t *testing.T, what string, cond func() bool, state ...func() string
 	}
 }
 
+// drained says whether the named queues hold no message, visible, delayed
+// or in flight: every delivery was handled and deleted.
+func drained(st *Stack, queues ...string) bool {
+	stats := st.QueueStats()
+	for _, name := range queues {
+		if s := stats[name]; s.Visible+s.Delayed+s.InFlight > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func TestStackEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
@@ -143,7 +156,7 @@ func TestStackEndToEnd(t *testing.T) {
 			Text string `json:"text"`
 		} `json:"items"`
 	}
-	time.Sleep(200 * time.Millisecond) // let the duplicate deliveries drain
+	waitFor(t, "the duplicate deliveries to be processed", func() bool { return drained(st, "inbound") })
 	getJSON(t, st, "user", "/conversations/"+list.Items[0].ID+"/messages", &msgs)
 	if len(msgs.Items) != 1 || msgs.Items[0].Text != "Hola 👋" {
 		t.Errorf("messages %+v, want exactly one", msgs.Items)
@@ -172,5 +185,79 @@ func TestSecondStackOnSameAddressFailsClearly(t *testing.T) {
 	_, err := Start(context.Background(), cfg2, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("already running")) {
 		t.Fatalf("second stack: %v, want a clear 'already running' error", err)
+	}
+}
+
+// errorLog records the messages of the records at ERROR level.
+type errorLog struct {
+	slog.Handler
+	mu     sync.Mutex
+	errors []string
+}
+
+func (h *errorLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.mu.Lock()
+		h.errors = append(h.errors, r.Message)
+		h.mu.Unlock()
+	}
+	return nil
+}
+
+func (h *errorLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *errorLog) WithGroup(string) slog.Handler      { return h }
+
+// Close waits for the batches the consumers are handling: none of them
+// finds the table closed under it, and a restart finds every message the
+// webhook acknowledged.
+func TestCloseWaitsForConsumers(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	logs := &errorLog{Handler: slog.NewTextHandler(io.Discard, nil)}
+	st, err := Start(context.Background(), cfg, slog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	now := time.Now().Unix()
+	for i := range n {
+		body := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"200000000000001","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550100001","phone_number_id":"%s"},"contacts":[{"profile":{"name":"C %d"},"wa_id":"1555300%04d"}],"messages":[{"from":"1555300%04d","id":"wamid.CLOSE%d","timestamp":"%d","type":"text","text":{"body":"hi"}}]}}]}]}`,
+			st.Info.PhoneNumberID, i, i, i, i, now))
+		if got := postWebhook(t, st, body); got != 200 {
+			t.Fatalf("webhook %d: %d", i, got)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	logs.mu.Lock()
+	if len(logs.errors) > 0 {
+		t.Errorf("errors logged while closing: %q", logs.errors)
+	}
+	logs.mu.Unlock()
+
+	st2 := start(t, cfg)
+	defer st2.Close()
+	waitFor(t, "every acknowledged message after the restart", func() bool {
+		var list convList
+		getJSON(t, st2, "admin", "/conversations?limit=100", &list)
+		return len(list.Items) == n && drained(st2, "inbound")
+	})
+}
+
+// A client that trickles its headers or body, or idles on a kept-alive
+// connection, is cut off rather than holding the connection forever.
+func TestServerTimesOutSlowAndIdleClients(t *testing.T) {
+	st := start(t, testConfig(t, t.TempDir()))
+	defer st.Close()
+	for name, d := range map[string]time.Duration{
+		"read header": st.srv.ReadHeaderTimeout, "read": st.srv.ReadTimeout, "idle": st.srv.IdleTimeout,
+	} {
+		if d <= 0 {
+			t.Errorf("%s timeout unset", name)
+		}
+	}
+	if st.srv.ReadTimeout < time.Minute {
+		t.Errorf("read timeout %v: too short for an attachment upload", st.srv.ReadTimeout)
 	}
 }
