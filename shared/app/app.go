@@ -13,6 +13,7 @@ import (
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/media"
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/secrets"
@@ -127,7 +128,7 @@ func (app *App) InboundHandler() queue.BatchHandler {
 			err := app.Intake.HandleBody(ctx, msg.Body)
 			switch {
 			case errors.Is(err, inbox.ErrUnprocessable):
-				app.a.Log.ErrorContext(ctx, "inbound body kept under malformed/, not retried", "messageId", msg.ID, "err", err, "metric", "unprocessable_body")
+				app.a.Log.ErrorContext(ctx, "inbound body kept under malformed/, not retried", "messageId", msg.ID, "err", err, metric.UnprocessableBody.Attr())
 			case err != nil:
 				app.a.Log.WarnContext(ctx, "inbound body failed; will retry", "messageId", msg.ID, "receiveCount", msg.ReceiveCount, "err", err)
 				failed = append(failed, msg.ID)

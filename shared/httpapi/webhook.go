@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
@@ -100,7 +101,7 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	if !usable(secret.AppSecret) {
 		h.Log.ErrorContext(ctx, "webhook refused: the app secret is still the placeholder; put Meta's app secret in",
-			"metric", "webhook_secret_placeholder")
+			metric.WebhookSecretPlaceholder.Attr())
 		http.Error(w, "webhook not configured", http.StatusServiceUnavailable)
 		return
 	}
@@ -116,7 +117,7 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.verify(ctx, secret, body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
-		h.Log.WarnContext(ctx, "webhook signature refused", "err", err, "bytes", len(body))
+		h.Log.WarnContext(ctx, "webhook signature refused", "err", err, "bytes", len(body), metric.WebhookSignatureRefused.Attr())
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return
 	}
@@ -129,7 +130,7 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		h.Log.WarnContext(ctx, "malformed webhook kept", "key", key, "bytes", len(body), "metric", "malformed_webhook")
+		h.Log.WarnContext(ctx, "malformed webhook kept", "key", key, "bytes", len(body), metric.MalformedWebhook.Attr())
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -148,7 +149,9 @@ func (h *Webhook) verify(ctx context.Context, secret WebhookSecret, body []byte,
 	err := whatsapp.VerifySignature([]byte(secret.AppSecret), body, header)
 	if errors.Is(err, whatsapp.ErrSignatureInvalid) && usable(secret.PreviousAppSecret) {
 		if whatsapp.VerifySignature([]byte(secret.PreviousAppSecret), body, header) == nil {
-			h.Log.InfoContext(ctx, "webhook signed with the previous app secret", "metric", "webhook_previous_secret")
+			// Meta still signs with the secret being replaced: the rotation
+			// is not finished (a warning, so it is counted in production).
+			h.Log.WarnContext(ctx, "webhook signed with the previous app secret", metric.WebhookPreviousSecret.Attr())
 			return nil
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/records"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
@@ -146,7 +147,7 @@ func (s *Intake) keep(ctx context.Context, body []byte, reason string, problems 
 	if err != nil {
 		return fmt.Errorf("keep malformed webhook body: %w", err)
 	}
-	s.log().WarnContext(ctx, "malformed webhook kept", "key", key, "reason", reason, "problems", len(problems), "metric", "malformed_webhook")
+	s.log().WarnContext(ctx, "malformed webhook kept", "key", key, "reason", reason, "problems", len(problems), metric.MalformedWebhook.Attr())
 	return nil
 }
 
@@ -228,7 +229,7 @@ func (s *Intake) handleValue(ctx context.Context, v *whatsapp.Value) error {
 	for _, e := range v.Errors {
 		s.Counts.WebhookErrors.Add(1)
 		s.log().WarnContext(ctx, "webhook error from Meta", "phoneNumberId", pnid, "code", e.Code, "title", e.Title,
-			"message", e.Message, "details", e.Details(), "metric", "webhook_error")
+			"message", e.Message, "details", e.Details(), metric.WebhookError.Attr())
 	}
 	if len(v.Messages) == 0 && len(v.Statuses) == 0 {
 		return nil
@@ -238,14 +239,14 @@ func (s *Intake) handleValue(ctx context.Context, v *whatsapp.Value) error {
 	case apperr.Is(err, apperr.NotFound):
 		s.Counts.UnknownNumber.Add(int64(len(v.Messages) + len(v.Statuses)))
 		s.log().WarnContext(ctx, "webhook for unknown number dropped", "phoneNumberId", pnid,
-			"messages", len(v.Messages), "statuses", len(v.Statuses), "metric", "dropped_unknown_number")
+			"messages", len(v.Messages), "statuses", len(v.Statuses), metric.DroppedUnknownNumber.Attr())
 		return nil
 	case err != nil:
 		return fmt.Errorf("route phone number %s: %w", pnid, err)
 	case !integ.Active:
 		s.Counts.InactiveNumber.Add(int64(len(v.Messages) + len(v.Statuses)))
 		s.log().WarnContext(ctx, "webhook for deactivated number dropped", "phoneNumberId", pnid,
-			"org", integ.Org, "integration", integ.ID, "messages", len(v.Messages), "metric", "dropped_inactive_number")
+			"org", integ.Org, "integration", integ.ID, "messages", len(v.Messages), metric.DroppedInactiveNumber.Attr())
 		return nil
 	}
 
@@ -290,7 +291,7 @@ func (s *Intake) handleMessage(ctx context.Context, integ *integration.Integrati
 	if msg.TimestampClamped {
 		s.Counts.FutureTimestamps.Add(1)
 		s.log().WarnContext(ctx, "message dated in the future: clamped to its receipt", "wamid", wm.ID,
-			"timestamp", wm.Timestamp, "metric", "future_timestamp")
+			"timestamp", wm.Timestamp, metric.FutureTimestamp.Attr())
 	}
 	conv := &Conversation{
 		Org:           integ.Org,
@@ -362,7 +363,7 @@ func (s *Intake) handleStatus(ctx context.Context, integ *integration.Integratio
 	if ts.After(s.now().Add(MaxClockSkew)) {
 		s.Counts.FutureTimestamps.Add(1)
 		s.log().WarnContext(ctx, "status dated in the future: clamped to its receipt", "wamid", ws.ID,
-			"timestamp", ws.Timestamp, "metric", "future_timestamp")
+			"timestamp", ws.Timestamp, metric.FutureTimestamp.Attr())
 		ts = s.now()
 	}
 	u := StatusUpdate{WAMID: ws.ID, Status: Status(ws.Status), Timestamp: ts.UTC()}

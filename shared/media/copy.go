@@ -20,6 +20,7 @@ import (
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/whatsapp"
@@ -130,7 +131,7 @@ func (c *Copier) handle(ctx context.Context, qm queue.Message) error {
 	}
 	job, err := DecodeJob(qm.Body)
 	if err != nil {
-		c.log().ErrorContext(ctx, "media job dropped", "messageId", qm.ID, "err", err, "metric", "unprocessable_job")
+		c.log().ErrorContext(ctx, "media job dropped", "messageId", qm.ID, "err", err, metric.UnprocessableJob.Attr())
 		return nil
 	}
 	log := c.log().With("org", job.Org, "conversation", job.ConversationID, "message", job.MessageID, "mediaId", job.WhatsAppMediaID, "attempt", job.Attempt)
@@ -147,7 +148,7 @@ func (c *Copier) handle(ctx context.Context, qm queue.Message) error {
 	md := msg.Media
 	switch {
 	case md == nil || md.WhatsAppID == "":
-		log.ErrorContext(ctx, "media job for a message without media dropped", "metric", "media_missing")
+		log.ErrorContext(ctx, "media job for a message without media dropped", metric.MediaMissing.Attr())
 		return nil
 	case md.BlobKey != "" || md.Error != "":
 		c.Counts.Skipped.Add(1)
@@ -274,7 +275,7 @@ func (c *Copier) refuse(ctx context.Context, log *slog.Logger, job Job, reason s
 		return fmt.Errorf("record media refusal: %w", err)
 	}
 	c.Counts.Refused.Add(1)
-	log.WarnContext(ctx, "media not copied", "reason", reason, "metric", "media_refused")
+	log.WarnContext(ctx, "media not copied", "reason", reason, metric.MediaRefused.Attr())
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/whatsapp"
@@ -128,14 +129,14 @@ func (d *Dispatcher) handle(ctx context.Context, qm queue.Message) error {
 	}
 	job, err := DecodeJob(qm.Body)
 	if err != nil {
-		d.log().ErrorContext(ctx, "outbound job dropped", "messageId", qm.ID, "err", err, "metric", "unprocessable_job")
+		d.log().ErrorContext(ctx, "outbound job dropped", "messageId", qm.ID, "err", err, metric.UnprocessableJob.Attr())
 		return nil
 	}
 	log := d.log().With("org", job.Org, "conversation", job.ConversationID, "message", job.MessageID, "attempt", job.Attempt)
 
 	msg, err := d.Store.Message(ctx, job.Org, job.ConversationID, job.Timestamp, job.MessageID)
 	if apperr.Is(err, apperr.NotFound) {
-		log.ErrorContext(ctx, "outbound job for a missing message dropped", "metric", "missing_message")
+		log.ErrorContext(ctx, "outbound job for a missing message dropped", metric.MissingMessage.Attr())
 		return nil
 	}
 	if err != nil {
@@ -193,7 +194,7 @@ func (d *Dispatcher) handle(ctx context.Context, qm queue.Message) error {
 		return d.requeue(ctx, job, job.Attempt, busy.until.Sub(d.now())+time.Second)
 	case errors.Is(err, errInDoubt):
 		d.Counts.InDoubt.Add(1)
-		log.WarnContext(ctx, "earlier send attempt in doubt; failing the message instead of risking a duplicate", "metric", "send_in_doubt")
+		log.WarnContext(ctx, "earlier send attempt in doubt; failing the message instead of risking a duplicate", metric.SendInDoubt.Attr())
 		return d.fail(ctx, log, job, inbox.MessageError{Title: "Not confirmed", Message: ReasonInDoubt})
 	case err != nil:
 		return err
@@ -214,7 +215,7 @@ func (d *Dispatcher) handleSendError(ctx context.Context, log *slog.Logger, job 
 		// have been sent. At most once: fail it rather than risk a
 		// duplicate the customer would see.
 		d.Counts.InDoubt.Add(1)
-		log.WarnContext(ctx, "send in doubt: request written, no answer", "err", sendErr, "metric", "send_in_doubt")
+		log.WarnContext(ctx, "send in doubt: request written, no answer", "err", sendErr, metric.SendInDoubt.Attr())
 		return d.fail(ctx, log, job, inbox.MessageError{Title: "Not confirmed", Message: ReasonInDoubt, Details: sendErr.Error()})
 	case !isGraph:
 		// Nothing reached WhatsApp (no connection): safe to try again.
@@ -356,7 +357,7 @@ func (d *Dispatcher) recordSent(ctx context.Context, log *slog.Logger, job Job, 
 			return nil
 		}
 	}
-	log.ErrorContext(ctx, "reply sent but its wamid could not be recorded", "wamid", wamid, "err", err, "metric", "unrecorded_wamid")
+	log.ErrorContext(ctx, "reply sent but its wamid could not be recorded", "wamid", wamid, "err", err, metric.UnrecordedWAMID.Attr())
 	return fmt.Errorf("record wamid %s: %w", wamid, err)
 }
 

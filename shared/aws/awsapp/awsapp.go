@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -245,9 +246,46 @@ func Claims(env Env) auth.Claims {
 		Roles: env.Optional(EnvRolesClaim, "custom:roles")}
 }
 
-// Logger is the JSON logger every function uses (CloudWatch parses it).
-func Logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// EnvLogLevel is where Lambda puts the function's application log level
+// (the stack sets it; TRACE, DEBUG, INFO, WARN, ERROR or FATAL).
+const EnvLogLevel = "AWS_LAMBDA_LOG_LEVEL"
+
+// Logger is the JSON logger every function uses. Its lines are what
+// Lambda's JSON log format expects of a custom runtime: a "level" and an
+// RFC 3339 "timestamp", so Lambda filters them by the function's
+// application log level and passes them on unchanged (the metric filters
+// read their fields). Lines below that level are not even written.
+func Logger() *slog.Logger { return NewLogger(os.Stdout, os.Getenv(EnvLogLevel)) }
+
+// NewLogger is Logger writing to w at the given Lambda log level
+// (INFO when empty or unknown).
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: lambdaLevel(level),
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				a.Key = "timestamp"
+				a.Value = slog.StringValue(a.Value.Time().UTC().Format(time.RFC3339Nano))
+			}
+			return a
+		},
+	}))
+}
+
+func lambdaLevel(s string) slog.Level {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "TRACE":
+		return slog.LevelDebug - 4
+	case "DEBUG":
+		return slog.LevelDebug
+	case "WARN":
+		return slog.LevelWarn
+	case "ERROR":
+		return slog.LevelError
+	case "FATAL":
+		return slog.LevelError + 4
+	}
+	return slog.LevelInfo
 }
 
 // Init is every main's start: the JSON logger, the required variables and
