@@ -41,10 +41,9 @@ const (
 	// current one during a rotation; both verify.
 	WebhookSecretPreviousAppSecretKey = "previousAppSecret"
 	// WebhookSecretPlaceholder is the appSecret the stack creates: the
-	// webhook answers 503 and logs MetricWebhookSecretPlaceholder (an alarm)
-	// until the team puts the real app secret in (README: Deploy to AWS).
-	WebhookSecretPlaceholder       = "REPLACE_WITH_META_APP_SECRET"
-	MetricWebhookSecretPlaceholder = "webhook_secret_placeholder"
+	// webhook answers 503 and counts metric.WebhookSecretPlaceholder (an
+	// alarm) until the team puts the real app secret in (README: Deploy to AWS).
+	WebhookSecretPlaceholder = "REPLACE_WITH_META_APP_SECRET"
 )
 
 // Defaults.

@@ -236,6 +236,11 @@ func (s *stackParts) function(spec fnSpec) deployedFn {
 		Environment:  &spec.env,
 		Role:         role,
 		LogGroup:     logs,
+		// JSON: Lambda filters the functions' JSON lines by level and
+		// passes their fields on to the metric filters (metrics.go).
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: applicationLogLevels[s.props.LogLevel],
+		SystemLogLevelV2:      systemLogLevel,
 	})
 	s.fns[spec.name] = fn
 	return deployedFn{fn: fn, g: &grants{s: s, role: role}}

@@ -88,6 +88,14 @@ func propsFromContext(get func(key string) any) (string, *WacrmStackProps, error
 	if err != nil {
 		return "", nil, fmt.Errorf("context distDir: %w", err)
 	}
+	webhookConcurrency := 0
+	if v := str("webhookConcurrency"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n == 0 {
+			return "", nil, fmt.Errorf("context webhookConcurrency=%q: want a positive number, or -1 for none", v)
+		}
+		webhookConcurrency = n
+	}
 	props := &WacrmStackProps{
 		StackProps: awscdk.StackProps{
 			StackName:   jsii.String(name),
@@ -104,6 +112,9 @@ func propsFromContext(get func(key string) any) (string, *WacrmStackProps, error
 		GraphAPIVersion: str("graphApiVersion"),
 		CORSOrigins:     list("corsOrigins"),
 		AlarmEmail:      str("alarmEmail"),
+		LogLevel:        str("logLevel"),
+
+		WebhookConcurrency: webhookConcurrency,
 	}
 	return name, props, nil
 }

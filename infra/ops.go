@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
@@ -54,6 +53,13 @@ func (s *stackParts) addOperations() {
 	max := &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}
 
 	for _, pair := range []queuePair{s.inbound, s.outbound, s.media} {
+		// For scripts/dlq: show a DLQ, redrive it to its queue.
+		awscdk.NewCfnOutput(s.stack, jsii.String(pair.name+"QueueUrl"), &awscdk.CfnOutputProps{
+			Value: pair.queue.QueueUrl(), Description: jsii.String("The " + strings.ToLower(pair.name) + " queue (redrive target)"),
+		})
+		awscdk.NewCfnOutput(s.stack, jsii.String(pair.name+"DLQUrl"), &awscdk.CfnOutputProps{
+			Value: pair.dlq.QueueUrl(), Description: jsii.String("The " + strings.ToLower(pair.name) + " queue's dead-letter queue"),
+		})
 		alarm(pair.name+"DLQDepthAlarm",
 			fmt.Sprintf("%s messages failed %d times and wait in the DLQ: read them, fix the cause, redrive them", pair.name, maxReceiveCount),
 			pair.dlq.MetricApproximateNumberOfMessagesVisible(max), 1)
@@ -66,31 +72,16 @@ func (s *stackParts) addOperations() {
 		s.media.queue.MetricApproximateAgeOfOldestMessage(max), mediaMaxAgeS)
 	for _, name := range Functions {
 		fn := s.fns[name]
-		title := strings.ToUpper(name[:1]) + name[1:]
-		alarm(title+"ErrorsAlarm", "The "+name+" function failed (errors, timeouts or crashes)", fn.MetricErrors(sum), 1)
-		alarm(title+"ThrottlesAlarm", "The "+name+" function was throttled (account or queue concurrency limits)", fn.MetricThrottles(sum), 1)
+		alarm(title(name)+"ErrorsAlarm", "The "+name+" function failed (errors, timeouts or crashes)", fn.MetricErrors(sum), 1)
+		alarm(title(name)+"ThrottlesAlarm", "The "+name+" function was throttled (account or queue concurrency limits)", fn.MetricThrottles(sum), 1)
 	}
 	alarm("Api5xxAlarm", "The HTTP API answered with 5xx", s.httpAPI.MetricServerError(sum), api5xxPerPeriod)
-	alarm("WebhookSecretPlaceholderAlarm",
-		"The webhook answers 503: its app secret is still the placeholder. Put Meta's app secret in (README: Connect Meta)",
-		s.logMetric(FnWebhook, MetricWebhookSecretPlaceholder, "WebhookSecretPlaceholder").Metric(sum), 1)
+	s.addLoggedEvents(alarm)
 
 	awscdk.NewCfnOutput(s.stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{
 		Value: topic.TopicArn(), Description: jsii.String("Subscribe on-call here (or deploy with -c alarmEmail=...)"),
 	})
 	s.addDashboard(alarms)
-}
-
-// logMetric counts the function's log lines whose "metric" field is name
-// (the functions log JSON), as metricName in the stack's namespace.
-func (s *stackParts) logMetric(fn, name, metricName string) awslogs.MetricFilter {
-	return awslogs.NewMetricFilter(s.stack, jsii.String(metricName+"Filter"), &awslogs.MetricFilterProps{
-		LogGroup:        s.fns[fn].LogGroup(),
-		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.metric"), jsii.String("="), jsii.String(name)),
-		MetricNamespace: jsii.String("wacrm/" + *s.stack.StackName()),
-		MetricName:      jsii.String(metricName),
-		MetricValue:     jsii.String("1"),
-	})
 }
 
 func (s *stackParts) addDashboard(alarms []interfacesawscloudwatch.IAlarmRef) {
@@ -141,4 +132,5 @@ func (s *stackParts) addDashboard(alarms []interfacesawscloudwatch.IAlarmRef) {
 			s.outbound.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "outbound DLQ")),
 			s.media.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "media DLQ"))),
 	)
+	d.AddWidgets(s.loggedEventsWidget())
 }

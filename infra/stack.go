@@ -56,6 +56,12 @@ type WacrmStackProps struct {
 	CORSOrigins []string
 	// AlarmEmail, if set, is subscribed to the alarm topic.
 	AlarmEmail string
+	// LogLevel is the functions' application log level (TRACE, DEBUG,
+	// INFO, WARN, ERROR, FATAL); default INFO, WARN with Prod.
+	LogLevel string
+	// WebhookConcurrency is the webhook function's reserved concurrency
+	// (default 50; negative: none, for accounts with a low limit).
+	WebhookConcurrency int
 }
 
 func (p *WacrmStackProps) withDefaults() WacrmStackProps {
@@ -75,6 +81,16 @@ func (p *WacrmStackProps) withDefaults() WacrmStackProps {
 	if len(q.CORSOrigins) == 0 {
 		q.CORSOrigins = []string{"*"}
 	}
+	q.LogLevel = strings.ToUpper(q.LogLevel)
+	if q.LogLevel == "" {
+		q.LogLevel = defaultLogLevel
+		if q.Prod {
+			q.LogLevel = defaultProdLogLevel
+		}
+	}
+	if q.WebhookConcurrency == 0 {
+		q.WebhookConcurrency = defaultWebhookConcurrency
+	}
 	return q
 }
 
@@ -87,6 +103,9 @@ func (p *WacrmStackProps) validate() error {
 	}
 	if p.JWTIssuer != "" && !strings.HasPrefix(p.JWTIssuer, "https://") {
 		return fmt.Errorf("jwtIssuer %q: API Gateway accepts only https issuers", p.JWTIssuer)
+	}
+	if _, ok := applicationLogLevels[strings.ToUpper(p.LogLevel)]; p.LogLevel != "" && !ok {
+		return fmt.Errorf("logLevel %q: want TRACE, DEBUG, INFO, WARN, ERROR or FATAL", p.LogLevel)
 	}
 	var missing []string
 	for _, name := range Functions {
@@ -189,6 +208,7 @@ func NewWacrmStack(scope constructs.Construct, id string, props *WacrmStackProps
 	s.addSecrets()
 	s.addFunctions()
 	s.addHTTPAPI()
+	s.addFloodLimits()
 	// Not part of this stack yet: the WebSocket API and push
 	// function, EventBridge Scheduler with the schedule function, and
 	// recharge. Each adds: its name to Functions and its environment to

@@ -25,6 +25,7 @@ import (
 	"github.com/wacrm/wacrm/shared/aws/awsapp"
 	"github.com/wacrm/wacrm/shared/aws/dynamo"
 	"github.com/wacrm/wacrm/shared/httpapi"
+	"github.com/wacrm/wacrm/shared/metric"
 )
 
 // One synthesis of one app holding both variants, shared by every test:
@@ -700,12 +701,9 @@ func TestWebhookSecret(t *testing.T) {
 	if WebhookSecretPlaceholder != httpapi.PlaceholderAppSecret {
 		t.Errorf("placeholder %q, but the webhook refuses %q", WebhookSecretPlaceholder, httpapi.PlaceholderAppSecret)
 	}
-	filter := props(d.one(t, "AWS::Logs::MetricFilter", "WebhookSecretPlaceholderFilter"))
-	if got, want := filter["FilterPattern"], `{ $.metric = "`+MetricWebhookSecretPlaceholder+`" }`; got != want {
-		t.Errorf("metric filter pattern %v, want %v", got, want)
-	}
-	if got := render(filter["LogGroupName"]); got != "<WebhookFunctionLogs>" {
-		t.Errorf("metric filter reads %s, want the webhook function's logs", got)
+	alarm := props(d.one(t, "AWS::CloudWatch::Alarm", "WebhookSecretPlaceholderAlarm"))
+	if got := render(alarm["Dimensions"]); !strings.Contains(got, string(metric.WebhookSecretPlaceholder)) {
+		t.Errorf("placeholder alarm watches %s, want the %s events", got, metric.WebhookSecretPlaceholder)
 	}
 }
 
@@ -955,7 +953,7 @@ func TestOperations(t *testing.T) {
 			t.Errorf("alarm %s actions: got %v, want the alarm topic", id, got)
 		}
 		var dims []string
-		list, _ := ap["Dimensions"].([]any) // log metrics have none
+		list, _ := ap["Dimensions"].([]any)
 		for _, dim := range list {
 			dims = append(dims, render(dim.(map[string]any)["Value"]))
 		}
@@ -979,8 +977,14 @@ func TestOperations(t *testing.T) {
 		"SendThrottlesAlarm":    "Throttles [<SendFunction>] GreaterThanOrEqualToThreshold 1",
 		"MediaErrorsAlarm":      "Errors [<MediaFunction>] GreaterThanOrEqualToThreshold 1",
 		"MediaThrottlesAlarm":   "Throttles [<MediaFunction>] GreaterThanOrEqualToThreshold 1",
+		"WebhookSignatureAlarm": "Events [webhook_signature_refused] GreaterThanOrEqualToThreshold 5",
+		"SendInDoubtAlarm":      "Events [send_in_doubt] GreaterThanOrEqualToThreshold 1",
+		"UnknownNumberAlarm":    "Events [dropped_unknown_number] GreaterThanOrEqualToThreshold 1",
+		"MediaRefusedAlarm":     "Events [media_refused] GreaterThanOrEqualToThreshold 5",
+		"UnprocessableAlarm":    "Events [unprocessable_body] GreaterThanOrEqualToThreshold 1",
+		"UnrecordedWamidAlarm":  "Events [unrecorded_wamid] GreaterThanOrEqualToThreshold 1",
 	}
-	want["WebhookSecretPlaceholderAlarm"] = "WebhookSecretPlaceholder [] GreaterThanOrEqualToThreshold 1"
+	want["WebhookSecretPlaceholderAlarm"] = "Events [webhook_secret_placeholder] GreaterThanOrEqualToThreshold 1"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("alarms:\n got %v\nwant %v", got, want)
 	}
