@@ -186,6 +186,19 @@ type InfoNumber struct {
 	Verified      bool   `json:"verified"`
 }
 
+// ReadInfo reads the Info a running stack wrote (<dataDir>/stack.json).
+func ReadInfo(path string) (Info, error) {
+	var info Info
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return info, fmt.Errorf("read the local stack's info (is make run going?): %w", err)
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return info, nil
+}
+
 // Stack is a running local stack.
 type Stack struct {
 	Info   Info
@@ -363,6 +376,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st.QueueStats())
 	})
+	mux.HandleFunc("GET /debug/queues/{queue}/dead-letters", st.deadLetters)
+	mux.HandleFunc("POST /debug/queues/{queue}/redrive", st.redrive)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	st.cancel = cancel
@@ -404,6 +419,63 @@ func (st *Stack) QueueStats() map[string]memqueue.Stats {
 		out[name] = q.Stats()
 	}
 	return out
+}
+
+// Queue is the local queue of that name (as in QueueStats), or nil.
+func (st *Stack) Queue(name string) *memqueue.Queue { return st.queues[name] }
+
+// DeadLetter is a message of a dead-letter queue as GET
+// /debug/queues/{queue}/dead-letters shows it.
+type DeadLetter struct {
+	ID           string            `json:"id"`
+	Body         string            `json:"body"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+	ReceiveCount int               `json:"receiveCount"`
+}
+
+// sourceQueue is the queue named in the path, which must have a
+// dead-letter queue, after checking the caller is an admin: dead letters
+// hold what customers wrote.
+func (st *Stack) sourceQueue(w http.ResponseWriter, r *http.Request) (name string, q, dlq *memqueue.Queue, ok bool) {
+	p, err := st.Issuer.Authenticate(r)
+	if err != nil || !p.IsAdmin() {
+		http.Error(w, "an admin token is needed (tokens.admin in stack.json)", http.StatusUnauthorized)
+		return "", nil, nil, false
+	}
+	name = r.PathValue("queue")
+	q, dlq = st.queues[name], st.queues[name+"DLQ"]
+	if q == nil || dlq == nil {
+		http.Error(w, fmt.Sprintf("no queue %q with a dead-letter queue (inbound, outbound, media)", name), http.StatusNotFound)
+		return "", nil, nil, false
+	}
+	return name, q, dlq, true
+}
+
+func (st *Stack) deadLetters(w http.ResponseWriter, r *http.Request) {
+	_, _, dlq, ok := st.sourceQueue(w, r)
+	if !ok {
+		return
+	}
+	out := []DeadLetter{}
+	for _, m := range dlq.Peek() {
+		out = append(out, DeadLetter{ID: m.ID, Body: string(m.Body), Attributes: m.Attributes, ReceiveCount: m.ReceiveCount})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func (st *Stack) redrive(w http.ResponseWriter, r *http.Request) {
+	_, q, _, ok := st.sourceQueue(w, r)
+	if !ok {
+		return
+	}
+	n, err := q.Redrive(r.Context())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]int{"moved": n})
 }
 
 // Close stops serving and consuming, waits for the batches under way, and

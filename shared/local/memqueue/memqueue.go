@@ -6,6 +6,7 @@
 package memqueue
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"crypto/rand"
@@ -16,6 +17,7 @@ import (
 	"log/slog"
 	"maps"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -521,6 +523,24 @@ func (q *Queue) statsLocked() Stats {
 		}
 	}
 	return s
+}
+
+// Peek returns every message of the queue, in flight or not, oldest
+// first, without receiving it: for operators looking into a dead-letter
+// queue.
+func (q *Queue) Peek() []queue.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	es := make([]*entry, 0, len(q.entries))
+	for _, e := range q.entries {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return cmp.Or(a.SentAt.Compare(b.SentAt), strings.Compare(a.ID, b.ID)) })
+	out := make([]queue.Message, len(es))
+	for i, e := range es {
+		out[i] = queue.Message{ID: e.ID, Body: e.Body, Attributes: maps.Clone(e.Attributes), ReceiveCount: e.ReceiveCount}
+	}
+	return out
 }
 
 // Redrive moves every message of the dead-letter queue that is not in

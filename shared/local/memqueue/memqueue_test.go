@@ -230,6 +230,17 @@ func TestStatsAndRedrive(t *testing.T) {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
 
+	// Peek shows what waits in the DLQ without receiving it.
+	for range 2 {
+		dead := dlq.Peek()
+		if len(dead) != 1 || dead[0].ID != id || string(dead[0].Body) != "poison" || dead[0].Attributes["k"] != "v" {
+			t.Fatalf("DLQ Peek = %+v, want the poison message", dead)
+		}
+	}
+	if got, want := dlq.Stats(), (Stats{Visible: 1}); got != want {
+		t.Errorf("DLQ Stats after Peek = %+v, want %+v", got, want)
+	}
+
 	n, err := q.Redrive(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("Redrive = %d, %v; want 1", n, err)
