@@ -45,7 +45,7 @@ var loggedEventAlarms = []loggedEventAlarm{
 	{"MediaRefusedAlarm", metric.MediaRefused, 5,
 		"Inbound media could not be copied for good (too large, checksum mismatch, expired at Meta, access token refused)."},
 	{"UnprocessableAlarm", metric.UnprocessableBody, 1,
-		"An inbound queue message can never be processed and was dropped."},
+		"An inbound queue message can never be processed: it was kept under malformed/ and not retried."},
 	{"UnrecordedWamidAlarm", metric.UnrecordedWAMID, 1,
 		"WhatsApp accepted a reply whose wamid could not be recorded: its statuses wait, and a redelivery would fail it as in doubt."},
 }

@@ -36,7 +36,8 @@ const (
 	// A message or status dated more than a few minutes in the future,
 	// clamped to its receipt time.
 	FutureTimestamp Name = "future_timestamp"
-	// An inbound queue message that can never be processed, dropped.
+	// An inbound queue message that can never be processed: kept under
+	// malformed/, not retried.
 	UnprocessableBody Name = "unprocessable_body"
 	// Messages or statuses for a phone number no integration claims.
 	DroppedUnknownNumber Name = "dropped_unknown_number"
