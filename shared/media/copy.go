@@ -53,17 +53,12 @@ type Blobs interface {
 	Put(ctx context.Context, key string, body []byte, contentType string) error
 }
 
-// Defaults of a Copier.
-const (
-	// DefaultMaxAttempts is how many times a job throttled by WhatsApp
-	// comes back on the queue with a delay; after that it is left to the
-	// queue's own retries and dead-letter queue (the media id lives 7 days,
-	// so a dead-lettered job can still be redriven).
-	DefaultMaxAttempts = 10
-	// DefaultBackoffBase is the delay after the first throttled attempt;
-	// it doubles with each attempt, capped at queue.MaxDelay.
-	DefaultBackoffBase = 2 * time.Second
-)
+// DefaultThrottle is how a job throttled by WhatsApp comes back on the
+// queue: 10 attempts in all, 2 s after the first, doubling (capped at
+// queue.MaxDelay). After that it is left to the queue's own retries and
+// dead-letter queue (the media id lives 7 days, so a dead-lettered job can
+// still be redriven).
+var DefaultThrottle = queue.Throttle{MaxAttempts: 10, Base: 2 * time.Second}
 
 // Reasons no copy was kept, as the CRM user reads them.
 const (
@@ -95,8 +90,7 @@ type Copier struct {
 	Queue queue.Sender
 	Log   *slog.Logger
 
-	MaxAttempts int           // default DefaultMaxAttempts
-	BackoffBase time.Duration // default DefaultBackoffBase
+	Throttle queue.Throttle // zero fields default to DefaultThrottle's
 
 	Counts Counts
 }
@@ -231,31 +225,29 @@ var errAlreadyCopied = errors.New("media already copied")
 // the authority on whether the media exists; a failed download is retried
 // with a fresh URL unless WhatsApp is throttling us.
 func (c *Copier) graphFailure(ctx context.Context, log *slog.Logger, job Job, err error, download bool) error {
-	ge, isGraph := whatsapp.AsGraphError(err)
+	failure, ge := whatsapp.Classify(err)
 	switch {
-	case !isGraph:
-		return err // no answer from WhatsApp: the queue retries
-	case ge.Throttled():
+	case failure == whatsapp.Throttled:
 		c.Counts.Throttled.Add(1)
-		if job.Attempt >= c.maxAttempts() {
+		delay, ok := c.throttle().Next(job.Attempt)
+		if !ok {
 			return fmt.Errorf("still throttled after %d attempts: %w", job.Attempt, err)
 		}
-		delay := queue.Backoff(job.Attempt, c.backoffBase())
 		log.InfoContext(ctx, "throttled by WhatsApp; trying later", "code", ge.Code, "delay", delay)
 		job.Attempt++
 		if err := c.Queue.Send(ctx, queue.Outgoing{Body: job.Encode(), Delay: delay}); err != nil {
 			return fmt.Errorf("requeue media job: %w", err)
 		}
 		return nil
-	case download || ge.Retryable():
-		return err
-	case ge.Code == whatsapp.ErrCodeAccessToken || ge.Status == http.StatusUnauthorized:
+	case failure == whatsapp.NoAnswer || failure == whatsapp.Transient || download:
+		return err // the queue retries (a download with a fresh URL)
+	case failure == whatsapp.TokenRefused:
 		return c.refuse(ctx, log, job, ReasonBadToken)
 	case ge.Code == whatsapp.ErrCodeInvalidParameter || ge.Code == whatsapp.ErrCodeMediaDownload || ge.Status == http.StatusNotFound:
 		// 100 "Object with ID ... does not exist": an expired or unknown media id.
 		return c.refuse(ctx, log, job, ReasonExpired)
 	default:
-		return c.refuse(ctx, log, job, fmt.Sprintf(reasonRefusedFmt, plainGraphMessage(ge)))
+		return c.refuse(ctx, log, job, fmt.Sprintf(reasonRefusedFmt, ge.Plain()))
 	}
 }
 
@@ -342,23 +334,6 @@ func humanBytes(n int64) string {
 	return strconv.FormatInt(n, 10) + " bytes"
 }
 
-// plainGraphMessage is Graph's own explanation without its "(#code)" prefix.
-func plainGraphMessage(ge *whatsapp.GraphError) string {
-	msg := ge.Details
-	if msg == "" {
-		msg = ge.Message
-	}
-	if strings.HasPrefix(msg, "(#") {
-		if i := strings.IndexByte(msg, ')'); i > 0 {
-			msg = msg[i+1:]
-		}
-	}
-	if msg = strings.TrimSpace(msg); msg == "" {
-		msg = fmt.Sprintf("error %d", ge.Code)
-	}
-	return msg
-}
-
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
 		if v != "" {
@@ -375,16 +350,4 @@ func (c *Copier) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (c *Copier) maxAttempts() int {
-	if c.MaxAttempts > 0 {
-		return c.MaxAttempts
-	}
-	return DefaultMaxAttempts
-}
-
-func (c *Copier) backoffBase() time.Duration {
-	if c.BackoffBase > 0 {
-		return c.BackoffBase
-	}
-	return DefaultBackoffBase
-}
+func (c *Copier) throttle() queue.Throttle { return c.Throttle.Or(DefaultThrottle) }

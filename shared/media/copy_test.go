@@ -131,7 +131,7 @@ func newRig(t testing.TB) *rig {
 		Graph: &whatsapp.GraphClient{BaseURL: srv.URL + "/v23.0", HTTP: &http.Client{Timeout: 10 * time.Second}},
 		Log:   quietLog,
 	})
-	r.app.Media.BackoffBase = time.Second
+	r.app.Media.Throttle.Base = time.Second
 	integ := &integration.Integration{ID: "int-acme", Org: "acme", Nickname: "Sales", PhoneNumberID: phoneNumberID, WABAID: "200",
 		Active: true, TokenRef: "tokens/int-acme", CreatedBy: "u-admin",
 		Preferences: integration.Preferences{UnknownSenders: records.Leads, Assign: integration.Assignment{Kind: integration.AssignUser, IDs: []string{"u-sam"}}}}

@@ -48,14 +48,13 @@ type Graph interface {
 	SendMessage(ctx context.Context, phoneNumberID, accessToken string, m whatsapp.OutboundMessage) (wamid string, err error)
 }
 
+// DefaultThrottle is how a message throttled by WhatsApp is tried again:
+// 8 attempts in all, 2 s after the first, doubling (capped at
+// queue.MaxDelay); then it is failed.
+var DefaultThrottle = queue.Throttle{MaxAttempts: 8, Base: 2 * time.Second}
+
 // Defaults of a Dispatcher.
 const (
-	// DefaultMaxAttempts is how many times a message throttled by WhatsApp
-	// is tried before it is failed.
-	DefaultMaxAttempts = 8
-	// DefaultBackoffBase is the delay after the first throttled attempt;
-	// it doubles with each attempt, capped at queue.MaxDelay.
-	DefaultBackoffBase = 2 * time.Second
 	// DefaultSendTimeout bounds one Graph call.
 	DefaultSendTimeout = 20 * time.Second
 	// DefaultLease is how long an attempt is taken to be alive. It must
@@ -82,10 +81,9 @@ type Dispatcher struct {
 	Log   *slog.Logger
 	Now   func() time.Time
 
-	MaxAttempts int           // default DefaultMaxAttempts
-	BackoffBase time.Duration // default DefaultBackoffBase
-	SendTimeout time.Duration // default DefaultSendTimeout
-	Lease       time.Duration // default DefaultLease
+	Throttle    queue.Throttle // zero fields default to DefaultThrottle's
+	SendTimeout time.Duration  // default DefaultSendTimeout
+	Lease       time.Duration  // default DefaultLease
 
 	Counts SendCounts
 }
@@ -208,39 +206,37 @@ func (d *Dispatcher) handle(ctx context.Context, qm queue.Message) error {
 }
 
 func (d *Dispatcher) handleSendError(ctx context.Context, log *slog.Logger, job Job, qm queue.Message, attempt *inbox.SendAttempt, sendErr error, wrote bool) error {
-	ge, isGraph := whatsapp.AsGraphError(sendErr)
+	failure, ge := whatsapp.Classify(sendErr)
 	switch {
-	case !isGraph && wrote:
+	case failure == whatsapp.NoAnswer && wrote:
 		// The request reached WhatsApp but no answer came back: it may
 		// have been sent. At most once: fail it rather than risk a
 		// duplicate the customer would see.
 		d.Counts.InDoubt.Add(1)
 		log.WarnContext(ctx, "send in doubt: request written, no answer", "err", sendErr, metric.SendInDoubt.Attr())
 		return d.fail(ctx, log, job, inbox.MessageError{Title: "Not confirmed", Message: ReasonInDoubt, Details: sendErr.Error()})
-	case !isGraph:
-		// Nothing reached WhatsApp (no connection): safe to try again.
+	case failure == whatsapp.NoAnswer || failure == whatsapp.Transient:
+		// Nothing reached WhatsApp, or it failed for now: safe to try again.
 		return d.transient(ctx, log, job, qm, attempt, sendErr)
-	case ge.Code == whatsapp.ErrCodeWindowClosed:
-		return d.fail(ctx, log, job, graphReason(ge, "Window closed", ReasonWindowClosed))
-	case ge.Throttled():
+	case failure == whatsapp.Throttled:
 		d.Counts.Throttled.Add(1)
-		if job.Attempt >= d.maxAttempts() {
+		delay, ok := d.throttle().Next(job.Attempt)
+		if !ok {
 			return d.fail(ctx, log, job, graphReason(ge, "Rate limited", ReasonRateLimited))
 		}
 		if err := d.release(ctx, job, attempt); err != nil {
 			return err
 		}
-		delay := queue.Backoff(job.Attempt, d.backoffBase())
 		log.InfoContext(ctx, "throttled by WhatsApp; trying later", "code", ge.Code, "delay", delay)
 		return d.requeue(ctx, job, job.Attempt+1, delay)
-	case ge.Retryable():
-		return d.transient(ctx, log, job, qm, attempt, sendErr)
-	case ge.Code == whatsapp.ErrCodeAccessToken || ge.Status == 401:
+	case failure == whatsapp.TokenRefused:
 		return d.fail(ctx, log, job, graphReason(ge, "Access token refused", ReasonBadToken))
+	case whatsapp.IsWindowClosed(sendErr):
+		return d.fail(ctx, log, job, graphReason(ge, "Window closed", ReasonWindowClosed))
 	case ge.Code == whatsapp.ErrCodeUndeliverable:
 		return d.fail(ctx, log, job, graphReason(ge, "Undeliverable", ReasonUndeliverable))
 	default:
-		return d.fail(ctx, log, job, graphReason(ge, "Refused by WhatsApp", fmt.Sprintf(reasonRefusedPattern, plainGraphMessage(ge))))
+		return d.fail(ctx, log, job, graphReason(ge, "Refused by WhatsApp", fmt.Sprintf(reasonRefusedPattern, ge.Plain())))
 	}
 }
 
@@ -384,29 +380,6 @@ func graphReason(ge *whatsapp.GraphError, title, plain string) inbox.MessageErro
 	return inbox.MessageError{Code: ge.Code, Title: title, Message: plain, Details: ge.Error()}
 }
 
-// plainGraphMessage is Graph's own explanation without its "(#code)" prefix.
-func plainGraphMessage(ge *whatsapp.GraphError) string {
-	msg := ge.Message
-	if ge.Details != "" {
-		msg = ge.Details
-	}
-	if len(msg) > 2 && msg[0] == '(' && msg[1] == '#' {
-		for i := 2; i < len(msg); i++ {
-			if msg[i] == ')' {
-				msg = msg[i+1:]
-				break
-			}
-		}
-	}
-	for len(msg) > 0 && msg[0] == ' ' {
-		msg = msg[1:]
-	}
-	if msg == "" {
-		msg = fmt.Sprintf("error %d", ge.Code)
-	}
-	return msg
-}
-
 func (d *Dispatcher) now() time.Time {
 	if d.Now != nil {
 		return d.Now().UTC()
@@ -421,19 +394,7 @@ func (d *Dispatcher) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (d *Dispatcher) maxAttempts() int {
-	if d.MaxAttempts > 0 {
-		return d.MaxAttempts
-	}
-	return DefaultMaxAttempts
-}
-
-func (d *Dispatcher) backoffBase() time.Duration {
-	if d.BackoffBase > 0 {
-		return d.BackoffBase
-	}
-	return DefaultBackoffBase
-}
+func (d *Dispatcher) throttle() queue.Throttle { return d.Throttle.Or(DefaultThrottle) }
 
 func (d *Dispatcher) sendTimeout() time.Duration {
 	if d.SendTimeout > 0 {

@@ -112,7 +112,7 @@ func newRig(t *testing.T) *rig {
 		Graph: &whatsapp.GraphClient{BaseURL: r.srv.URL + "/v23.0"},
 		Log:   quietLog, Now: r.clock.Now,
 	})
-	r.app.Dispatcher.BackoffBase = 2 * time.Second
+	r.app.Dispatcher.Throttle.Base = 2 * time.Second
 	r.sim = metasim.New(metasim.Config{
 		WebhookURL: r.srv.URL + "/webhook", AppSecret: appSecret,
 		Numbers:     []metasim.Number{{PhoneNumberID: phoneNumberID, AccessTokens: []string{goodToken}}},
@@ -392,7 +392,7 @@ func TestSendThrottledIsRetriedWithBackoffThenSent(t *testing.T) {
 
 func TestSendThrottledTooOftenFails(t *testing.T) {
 	r := newRig(t)
-	r.app.Dispatcher.MaxAttempts = 3
+	r.app.Dispatcher.Throttle.MaxAttempts = 3
 	conv := r.customerWrites(customerWaID, "Ana Díaz", "hola")
 	msg, job := r.reply(conv, "Hola")
 	r.sim.FailNext(whatsapp.ErrCodeThroughput, 10)

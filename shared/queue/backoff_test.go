@@ -23,3 +23,19 @@ func TestBackoffOfMaxDelayBase(t *testing.T) {
 		t.Errorf("Backoff with a base at the cap = %v, want %v", got, MaxDelay)
 	}
 }
+
+func TestThrottle(t *testing.T) {
+	th := Throttle{Base: time.Second}.Or(Throttle{MaxAttempts: 3, Base: time.Minute})
+	if th.MaxAttempts != 3 || th.Base != time.Second {
+		t.Fatalf("Or = %+v, want MaxAttempts from the default and Base kept", th)
+	}
+	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second} {
+		d, ok := th.Next(attempt)
+		if !ok || d < want || d > want+want/4 {
+			t.Errorf("Next(%d) = %v %v, want about %v", attempt, d, ok, want)
+		}
+	}
+	if d, ok := th.Next(3); ok {
+		t.Errorf("Next(3) = %v, true; want false after the last attempt", d)
+	}
+}

@@ -457,10 +457,63 @@ func IsWindowClosed(err error) bool {
 	return ok && ge.Code == ErrCodeWindowClosed
 }
 
-// IsRetryable reports whether err is a *GraphError that is Retryable.
-func IsRetryable(err error) bool {
+// Failure is what a failed Graph API call means for the job that made it.
+// Every caller (the send and media consumers) sorts errors with Classify,
+// so a code means the same thing on every path.
+type Failure int
+
+const (
+	// NoAnswer: the call ended without an answer from Meta (no
+	// connection, a timeout). Retrying is safe only if the request was
+	// not written: Meta may have acted on it.
+	NoAnswer Failure = iota
+	// Throttled: a rate limit (Throttled). The same call may succeed
+	// after a backoff (queue.Throttle).
+	Throttled
+	// Transient: Meta failed for now (5xx, temporary codes). The queue's
+	// own retries suit it.
+	Transient
+	// TokenRefused: the access token is expired, revoked or invalid. Only
+	// an admin reconnecting the number helps.
+	TokenRefused
+	// Refused: Meta refused this call for good; the code says why and
+	// Plain says it for people.
+	Refused
+)
+
+// Classify sorts the error of a GraphClient call; the *GraphError is nil
+// for NoAnswer.
+func Classify(err error) (Failure, *GraphError) {
 	ge, ok := AsGraphError(err)
-	return ok && ge.Retryable()
+	switch {
+	case !ok:
+		return NoAnswer, nil
+	case ge.Throttled():
+		return Throttled, ge
+	case ge.Retryable():
+		return Transient, ge
+	case ge.Code == ErrCodeAccessToken || ge.Status == http.StatusUnauthorized:
+		return TokenRefused, ge
+	}
+	return Refused, ge
+}
+
+// Plain is Meta's own explanation (the details when given) without its
+// "(#code)" prefix, for the CRM user.
+func (e *GraphError) Plain() string {
+	msg := e.Details
+	if msg == "" {
+		msg = e.Message
+	}
+	if strings.HasPrefix(msg, "(#") {
+		if i := strings.IndexByte(msg, ')'); i > 0 {
+			msg = msg[i+1:]
+		}
+	}
+	if msg = strings.TrimSpace(msg); msg == "" {
+		msg = fmt.Sprintf("error %d", e.Code)
+	}
+	return msg
 }
 
 // GraphErrorBody is the JSON shape of a Graph error answer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -176,7 +177,7 @@ func TestGraphErrorMapping(t *testing.T) {
 			if !ok {
 				t.Fatalf("err = %v, want a *GraphError", err)
 			}
-			if ge.Status != tc.status || ge.Code != tc.code || ge.Retryable() != tc.retryable || IsRetryable(err) != tc.retryable || IsWindowClosed(err) != tc.windowClosed {
+			if ge.Status != tc.status || ge.Code != tc.code || ge.Retryable() != tc.retryable || IsWindowClosed(err) != tc.windowClosed {
 				t.Errorf("got status %d code %d retryable %v windowClosed %v; want %d %d %v %v",
 					ge.Status, ge.Code, ge.Retryable(), IsWindowClosed(err), tc.status, tc.code, tc.retryable, tc.windowClosed)
 			}
@@ -198,8 +199,11 @@ func TestNetworkErrorIsNotAGraphError(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	if _, ok := AsGraphError(err); ok || IsRetryable(err) {
+	if _, ok := AsGraphError(err); ok {
 		t.Errorf("a connection error is not a Graph error: %v", err)
+	}
+	if f, ge := Classify(err); f != NoAnswer || ge != nil {
+		t.Errorf("Classify(connection error) = %v %v, want NoAnswer", f, ge)
 	}
 }
 
@@ -311,6 +315,48 @@ func TestGraphErrorThrottled(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.err.Throttled(); got != tt.want {
 			t.Errorf("%+v.Throttled() = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// One classification of Graph failures serves the send and media paths.
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ge   *GraphError
+		want Failure
+	}{
+		{"throughput", &GraphError{Status: 400, Code: ErrCodeThroughput}, Throttled},
+		{"pair rate", &GraphError{Status: 400, Code: ErrCodePairRateLimit}, Throttled},
+		{"app rate", &GraphError{Status: 400, Code: ErrCodeAppRateLimit}, Throttled},
+		{"bare 429", &GraphError{Status: 429}, Throttled},
+		{"service unavailable", &GraphError{Status: 503, Code: ErrCodeServiceUnavailable}, Transient},
+		{"bare 500", &GraphError{Status: 500}, Transient},
+		{"token expired", &GraphError{Status: 400, Code: ErrCodeAccessToken}, TokenRefused},
+		{"bare 401", &GraphError{Status: 401}, TokenRefused},
+		{"window closed", &GraphError{Status: 400, Code: ErrCodeWindowClosed}, Refused},
+		{"undeliverable", &GraphError{Status: 400, Code: ErrCodeUndeliverable}, Refused},
+		{"not found", &GraphError{Status: 404, Code: ErrCodeInvalidParameter}, Refused},
+	} {
+		f, ge := Classify(fmt.Errorf("wrapped: %w", tc.ge))
+		if f != tc.want || ge != tc.ge {
+			t.Errorf("%s: Classify = %v %v, want %v", tc.name, f, ge, tc.want)
+		}
+	}
+}
+
+func TestPlain(t *testing.T) {
+	for _, tc := range []struct {
+		ge   *GraphError
+		want string
+	}{
+		{&GraphError{Message: "(#131047) Re-engagement message"}, "Re-engagement message"},
+		{&GraphError{Message: "(#100) Invalid parameter", Details: "Parameter 'to' is not a phone number"}, "Parameter 'to' is not a phone number"},
+		{&GraphError{Message: "  plain  "}, "plain"},
+		{&GraphError{Code: 42, Message: "(#42)"}, "error 42"},
+	} {
+		if got := tc.ge.Plain(); got != tc.want {
+			t.Errorf("Plain(%+v) = %q, want %q", tc.ge, got, tc.want)
 		}
 	}
 }
