@@ -2,10 +2,7 @@
 // token checks that produce it.
 package auth
 
-import (
-	"context"
-	"slices"
-)
+import "slices"
 
 // Principal is an authenticated CRM user. Org always comes from the token.
 type Principal struct {
@@ -26,17 +23,4 @@ const AdminGroup = "admin"
 // IsAdmin reports whether the principal may administer the org.
 func (p Principal) IsAdmin() bool {
 	return slices.Contains(p.Groups, AdminGroup) || slices.Contains(p.Roles, AdminGroup)
-}
-
-type ctxKey struct{}
-
-// WithPrincipal returns a context carrying p.
-func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, ctxKey{}, p)
-}
-
-// FromContext returns the principal, if any.
-func FromContext(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(ctxKey{}).(Principal)
-	return p, ok
 }

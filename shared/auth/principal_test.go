@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"reflect"
 	"testing"
 )
@@ -77,16 +76,5 @@ func TestIsAdmin(t *testing.T) {
 		if got := tt.p.IsAdmin(); got != tt.want {
 			t.Errorf("%+v: IsAdmin %v, want %v", tt.p, got, tt.want)
 		}
-	}
-}
-
-func TestPrincipalInContext(t *testing.T) {
-	if _, ok := FromContext(context.Background()); ok {
-		t.Error("a bare context carries a principal")
-	}
-	p := Principal{UserID: "u-1", Org: "acme"}
-	got, ok := FromContext(WithPrincipal(context.Background(), p))
-	if !ok || !reflect.DeepEqual(got, p) {
-		t.Errorf("got %+v %v", got, ok)
 	}
 }

@@ -122,7 +122,7 @@ func (a *API) authenticated(h func(http.ResponseWriter, *http.Request, auth.Prin
 			}
 		}
 		a.recordUser(r.Context(), p)
-		if err := h(w, r.WithContext(auth.WithPrincipal(r.Context(), p)), p); err != nil {
+		if err := h(w, r, p); err != nil {
 			writeError(w, r, a.Log, err)
 		}
 	})

@@ -344,15 +344,6 @@ func (s *Sim) Deliver(ctx context.Context, body []byte) (status, attempts int, e
 	return deliver(ctx, s.http, s.log, target, []byte(s.cfg.AppSecret), body, s.cfg.MaxAttempts, s.cfg.RetryBackoff)
 }
 
-// PostWebhook signs and POSTs body to target once per attempt, like Deliver,
-// for callers without a Sim (the CLI talking straight to a webhook).
-func PostWebhook(ctx context.Context, client *http.Client, target string, appSecret, body []byte, maxAttempts int, backoff time.Duration) (status, attempts int, err error) {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	return deliver(ctx, client, nil, target, appSecret, body, maxAttempts, backoff)
-}
-
 func deliver(ctx context.Context, client *http.Client, log interface {
 	Warn(string, ...any)
 }, target string, secret, body []byte, maxAttempts int, backoff time.Duration) (status, attempts int, err error) {

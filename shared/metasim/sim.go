@@ -218,14 +218,6 @@ func (s *Sim) Close() {
 // Wait blocks until every status delivery started so far has finished.
 func (s *Sim) Wait() { s.wg.Wait() }
 
-// SetWebhook changes where webhooks go (the local stack knows its own URL
-// only once it listens).
-func (s *Sim) SetWebhook(url string) {
-	s.mu.Lock()
-	s.webhookURL = url
-	s.mu.Unlock()
-}
-
 // WebhookURL returns where webhooks go.
 func (s *Sim) WebhookURL() string {
 	s.mu.Lock()
