@@ -49,7 +49,7 @@ type Number struct {
 
 // Config configures a Sim. The zero value works: one default number with
 // DefaultAccessToken, statuses sent, delivered, read, posted to WebhookURL
-// (set it before sending, or with SetWebhook).
+// (set it before sending).
 type Config struct {
 	WebhookURL  string // where webhooks are POSTed
 	AppSecret   string // signs X-Hub-Signature-256
