@@ -121,4 +121,32 @@ func (s *Store) PresignPut(ctx context.Context, key, contentType string, ttl tim
 	return req.URL, nil
 }
 
+// PresignPost returns a form upload whose signed policy S3 enforces: the
+// exact key, {"Content-Type": p.ContentType} as a field that must match
+// exactly, and content-length-range p.MinBytes..p.MaxBytes.
+func (s *Store) PresignPost(ctx context.Context, p blob.PostPolicy) (blob.PresignedPost, error) {
+	if err := p.Validate(); err != nil {
+		return blob.PresignedPost{}, err
+	}
+	req, err := s.presign.PresignPostObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(p.Key),
+	}, func(o *s3.PresignPostOptions) {
+		o.Expires = p.TTL
+		o.Conditions = []any{
+			[]any{"eq", "$Content-Type", p.ContentType},
+			[]any{"content-length-range", p.MinBytes, p.MaxBytes},
+		}
+	})
+	if err != nil {
+		return blob.PresignedPost{}, fmt.Errorf("presign post %s/%s: %w", s.bucket, p.Key, err)
+	}
+	fields := make(map[string]string, len(req.Values)+1)
+	for k, v := range req.Values {
+		fields[k] = v
+	}
+	fields["Content-Type"] = p.ContentType
+	return blob.PresignedPost{URL: req.URL, Fields: fields}, nil
+}
+
 var _ blob.Store = (*Store)(nil)

@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"LargeBody", testLargeBody},
 		{"PresignedGet", testPresignedGet},
 		{"PresignedPut", testPresignedPut},
+		{"PresignedPost", testPresignedPost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -216,6 +220,94 @@ func testPresignedPut(t *testing.T, s blob.Store) {
 		t.Fatalf("PUT %s = %d %s", u, status, body)
 	}
 	mustGet(t, s, "uploads/u1/photo.png", png, "image/png")
+}
+
+func testPresignedPost(t *testing.T, s blob.Store) {
+	png := []byte("\x89PNG\r\n\x1a\nfake png")
+	post := presignPost(t, s, "attachments/org_1/a1", "image/png", 1, 1<<20)
+	if status, body := PostForm(t, post, nil, png); status/100 != 2 {
+		t.Fatalf("presigned POST = %d %s", status, body)
+	}
+	mustGet(t, s, "attachments/org_1/a1", png, "image/png")
+}
+
+func presignPost(t *testing.T, s blob.Store, key, contentType string, min, max int64) blob.PresignedPost {
+	t.Helper()
+	post, err := s.PresignPost(context.Background(), blob.PostPolicy{Key: key, ContentType: contentType, MinBytes: min, MaxBytes: max, TTL: 15 * time.Minute})
+	if err != nil {
+		t.Fatalf("PresignPost(%q): %v", key, err)
+	}
+	return post
+}
+
+// RunPostPolicy checks that a store refuses form uploads that break their
+// policy, as S3 does: a file over or under the size range, another
+// Content-Type, another key, a tampered policy and an expired one. Only
+// stores that enforce policies run it (not gofakes3). expire makes the
+// store's clock pass the expiry of a policy just signed (15 minutes), or
+// is nil to skip that case.
+func RunPostPolicy(t *testing.T, s blob.Store, expire func()) {
+	png := []byte("\x89PNG\r\n\x1a\nfake png")
+	tests := []struct {
+		name      string
+		overrides map[string]string
+		file      []byte
+	}{
+		{"over the size range", nil, bytes.Repeat([]byte("x"), 101)},
+		{"under the size range", nil, []byte("tiny")},
+		{"another content type", map[string]string{"Content-Type": "text/html"}, png},
+		{"another key", map[string]string{"key": "attachments/org_2/a1"}, png},
+		{"tampered policy", map[string]string{"policy": "eyJ9"}, png},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := fmt.Sprintf("attachments/org_1/refused%d", i)
+			post := presignPost(t, s, key, "image/png", 10, 100)
+			if status, body := PostForm(t, post, tt.overrides, tt.file); status/100 == 2 {
+				t.Fatalf("presigned POST %s = %d %s, want a refusal", tt.name, status, body)
+			}
+			for _, k := range []string{key, "attachments/org_2/a1"} {
+				if _, _, err := s.Get(context.Background(), k); !errors.Is(err, blob.ErrNotFound) {
+					t.Errorf("after a refused POST, Get(%q) error = %v, want ErrNotFound", k, err)
+				}
+			}
+		})
+	}
+	if expire != nil {
+		t.Run("expired", func(t *testing.T) {
+			post := presignPost(t, s, "attachments/org_1/late", "image/png", 10, 100)
+			expire()
+			if status, body := PostForm(t, post, nil, png); status/100 == 2 {
+				t.Fatalf("expired presigned POST = %d %s, want a refusal", status, body)
+			}
+		})
+	}
+}
+
+// PostForm sends a presigned POST as a browser form does: every field
+// (overrides replacing some), then the file last. It returns the status
+// and body.
+func PostForm(t *testing.T, post blob.PresignedPost, overrides map[string]string, file []byte) (int, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fields := maps.Clone(post.Fields)
+	maps.Copy(fields, overrides)
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		if err := mw.WriteField(k, fields[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", "upload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(file)
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := do(t, http.MethodPost, post.URL, buf.Bytes(), mw.FormDataContentType())
+	return status, body
 }
 
 // do sends one request with net/http's default client.

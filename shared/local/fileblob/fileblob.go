@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -244,12 +245,123 @@ func (s *Store) sign(method, key, exp, contentType string) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
+// postPolicy is the signed document of a presigned POST, as S3's policy
+// is: what the form must carry and until when.
+type postPolicy struct {
+	Expires     int64  `json:"exp"`
+	Key         string `json:"key"`
+	ContentType string `json:"contentType"`
+	MinBytes    int64  `json:"min"`
+	MaxBytes    int64  `json:"max"`
+}
+
+// PresignPost returns a form upload to baseURL+"/blobs/" that Handler
+// accepts only with p's key and content type and a file within p's size
+// range, until p.TTL passes; the same conditions S3 enforces.
+func (s *Store) PresignPost(ctx context.Context, p blob.PostPolicy) (blob.PresignedPost, error) {
+	if err := p.Validate(); err != nil {
+		return blob.PresignedPost{}, err
+	}
+	if err := ValidateKey(p.Key); err != nil {
+		return blob.PresignedPost{}, fmt.Errorf("presign post: %w", err)
+	}
+	doc, err := json.Marshal(postPolicy{
+		Expires: s.now().Add(p.TTL).Unix(), Key: p.Key, ContentType: p.ContentType,
+		MinBytes: p.MinBytes, MaxBytes: p.MaxBytes,
+	})
+	if err != nil {
+		return blob.PresignedPost{}, fmt.Errorf("presign post %s: %w", p.Key, err)
+	}
+	policy := base64.StdEncoding.EncodeToString(doc)
+	return blob.PresignedPost{
+		URL: s.baseURL + "/blobs/",
+		Fields: map[string]string{
+			"key": p.Key, "Content-Type": p.ContentType,
+			"policy": policy, "signature": s.sign(http.MethodPost, policy, "", ""),
+		},
+	}, nil
+}
+
+// maxFormFieldBytes bounds the form fields before the file.
+const maxFormFieldBytes = 64 << 10
+
+// servePost stores the file of a presigned POST form if the form's policy
+// is signed, unexpired and met: 204 as S3 answers, 403 for a bad
+// signature or a field that breaks the policy, 400 for a file outside the
+// size range or a malformed form.
+func (s *Store) servePost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBytes+maxFormFieldBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		http.Error(w, "a presigned POST is multipart/form-data", http.StatusBadRequest)
+		return
+	}
+	fields := map[string]string{}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			http.Error(w, "form ended without a file field", http.StatusBadRequest)
+			return
+		}
+		if part.FormName() != "file" {
+			v, err := io.ReadAll(io.LimitReader(part, maxFormFieldBytes+1))
+			if err != nil || len(v) > maxFormFieldBytes {
+				http.Error(w, "form field unreadable or too long", http.StatusBadRequest)
+				return
+			}
+			fields[part.FormName()] = string(v)
+			continue
+		}
+		policy, ok := s.verifyPolicy(fields["policy"], fields["signature"])
+		if !ok {
+			http.Error(w, "policy signature invalid or expired", http.StatusForbidden)
+			return
+		}
+		if fields["key"] != policy.Key || fields["Content-Type"] != policy.ContentType {
+			http.Error(w, "Invalid according to Policy: Policy Condition failed (key or Content-Type)", http.StatusForbidden)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(part, policy.MaxBytes+1))
+		if err != nil {
+			http.Error(w, "file unreadable", http.StatusBadRequest)
+			return
+		}
+		if n := int64(len(body)); n > policy.MaxBytes || n < policy.MinBytes {
+			http.Error(w, fmt.Sprintf("Your proposed upload is outside the allowed size range %d..%d bytes", policy.MinBytes, policy.MaxBytes), http.StatusBadRequest)
+			return
+		}
+		if err := s.Put(r.Context(), policy.Key, body, policy.ContentType); err != nil {
+			http.Error(w, "write failed", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+}
+
+func (s *Store) verifyPolicy(policy, sig string) (postPolicy, bool) {
+	var p postPolicy
+	if !hmac.Equal([]byte(sig), []byte(s.sign(http.MethodPost, policy, "", ""))) {
+		return p, false
+	}
+	doc, err := base64.StdEncoding.DecodeString(policy)
+	if err != nil || json.Unmarshal(doc, &p) != nil || s.now().Unix() > p.Expires {
+		return p, false
+	}
+	return p, true
+}
+
 // Handler serves presigned URLs at /blobs/<key>: GET returns the body with
-// its content type, PUT stores the request body. A bad, expired or
-// mismatched signature is 403 (a PUT whose Content-Type differs from the
-// signed one included), a missing blob 404.
+// its content type, PUT stores the request body, and POST /blobs/ takes a
+// presigned form upload. A bad, expired or mismatched signature is 403 (a
+// PUT whose Content-Type differs from the signed one included), a missing
+// blob 404.
 func (s *Store) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && (r.URL.Path == "/blobs/" || r.URL.Path == "/blobs") {
+			s.servePost(w, r)
+			return
+		}
 		key, ok := strings.CutPrefix(r.URL.Path, "/blobs/")
 		if !ok || ValidateKey(key) != nil {
 			http.Error(w, "no such blob URL", http.StatusNotFound)

@@ -209,3 +209,10 @@ func TestConcurrentPutsNeverTear(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+func TestPostPolicy(t *testing.T) {
+	s, _ := newServed(t)
+	blobtest.RunPostPolicy(t, s, func() {
+		s.now = func() time.Time { return time.Now().Add(16 * time.Minute) }
+	})
+}
