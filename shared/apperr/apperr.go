@@ -53,6 +53,13 @@ const (
 	// SignupFailed: Meta refused an Embedded Signup code (used, expired,
 	// or issued to another app).
 	SignupFailed Code = "signup_failed"
+	// FileTooLarge: a file is over WhatsApp's size limit for its type.
+	FileTooLarge Code = "file_too_large"
+	// FileTypeUnsupported: WhatsApp does not take files of this type.
+	FileTypeUnsupported Code = "file_type_unsupported"
+	// FileContentMismatch: a file's bytes are not of the type it declared
+	// (an executable named .jpg), or its size is not the one declared.
+	FileContentMismatch Code = "file_content_mismatch"
 	// Unavailable: a feature this deployment has not configured, or a
 	// dependency that is down; the same request may work later.
 	Unavailable Code = "unavailable"

@@ -35,7 +35,8 @@ func statusOf(code apperr.Code) int {
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case apperr.WindowClosed, apperr.Inactive, apperr.NotStarted, apperr.MergeFieldsMissing, apperr.IdempotencyKeyReused,
-		apperr.AccessDenied, apperr.NumberUnusable, apperr.SignupFailed:
+		apperr.AccessDenied, apperr.NumberUnusable, apperr.SignupFailed,
+		apperr.FileTooLarge, apperr.FileTypeUnsupported, apperr.FileContentMismatch:
 		return http.StatusUnprocessableEntity
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
