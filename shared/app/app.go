@@ -161,6 +161,6 @@ func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 		Auth: authn, Users: app.Store, Conversations: app.Store, Views: app.Store,
 		Replies: app.Replies, Canned: app.Store, Records: app.Store,
 		RecordWriter: app.Store, Directory: app.Store, UserAdmin: app.Users, Integrations: app.Integrations, Settings: app.Store,
-		Blobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
+		Blobs: app.a.Blobs, Uploads: app.Store, UploadBlobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
 	}
 }

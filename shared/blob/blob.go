@@ -23,6 +23,13 @@ type Store interface {
 	// PUT a body of the given content type for ttl.
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 	PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, error)
+	// PresignGetAs is PresignGet whose response carries the given
+	// Content-Disposition ("inline" or "attachment; filename=...").
+	PresignGetAs(ctx context.Context, key string, ttl time.Duration, contentDisposition string) (string, error)
+	// Head returns the first n bytes under key (fewer when the body is
+	// shorter), the body's full size and its content type, or ErrNotFound;
+	// it never reads the whole body.
+	Head(ctx context.Context, key string, n int) (head []byte, size int64, contentType string, err error)
 	// PresignPost returns a browser form upload (S3's presigned POST)
 	// that stores one file under p.Key only if it meets p's conditions.
 	PresignPost(ctx context.Context, p PostPolicy) (PresignedPost, error)

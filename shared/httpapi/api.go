@@ -57,6 +57,8 @@ type API struct {
 	Integrations  IntegrationService
 	Settings      SettingsStore // the org's settings (its time zone); none: UTC for all
 	Blobs         BlobLinker    // download URLs of media copies; none without it
+	Uploads       UploadStore   // files uploaded from the computer; 503 without it or UploadBlobs
+	UploadBlobs   UploadBlobs
 	Log           *slog.Logger
 	Now           func() time.Time
 
@@ -76,6 +78,9 @@ func (a *API) Handler() http.Handler {
 	handle("POST /v1/conversations/{id}/messages", a.reply)
 	handle("GET /v1/conversations/{id}/attachments", a.listAttachments)
 	handle("POST /v1/conversations/{id}/preview", a.preview)
+	handle("POST /v1/attachments", a.createUpload)
+	handle("GET /v1/attachments/{id}", a.getUpload)
+	handle("POST /v1/attachments/{id}/complete", a.completeUpload)
 	handle("GET /v1/canned-responses", a.listCanned)
 	handle("POST /v1/canned-responses", a.createCanned)
 	handle("GET /v1/canned-responses/{id}", a.getCanned)

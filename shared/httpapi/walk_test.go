@@ -45,6 +45,7 @@ type walkRow struct {
 // walkFixture holds acme's objects and eve's own conversation.
 type walkFixture struct {
 	conv, conv2, rec, canned, view, integ, cursor string
+	upload                                        string // acme's attachment, uploaded and ready
 	signupCode                                    string // acme's Embedded Signup code, spent
 	eveConv, eveRec                               string
 	secrets                                       []string // strings that identify acme's data
@@ -102,6 +103,7 @@ func newWalkFixture(t *testing.T, h *harness) walkFixture {
 		t.Fatalf("acme connects WABA 300: %d", s)
 	}
 	f.signupCode = code
+	f.upload = uploadFile(t, h, "u-sam", "acme-quote.png", "image/png", testPNG).ID
 	if s := h.do("u-admin", "PATCH", "/v1/settings", map[string]any{"timeZone": "Asia/Tokyo"}, nil); s != http.StatusOK {
 		t.Fatalf("acme settings: %d", s)
 	}
@@ -124,7 +126,7 @@ func newWalkFixture(t *testing.T, h *harness) walkFixture {
 	}
 
 	f.secrets = []string{`"acme"`, f.conv, f.conv2, f.rec, f.canned, f.view, f.integ, pnid, "15550001111", "15550002222",
-		"Ana Díaz", "Bo Li", "acme-invoice", "acme-hello", "Acme greeting", "Acme waiting", "Acme Corp", "u-sam", "u-lee", "u-admin", "Asia/Tokyo"}
+		"Ana Díaz", "Bo Li", "acme-invoice", "acme-hello", "Acme greeting", "Acme waiting", "Acme Corp", "acme-quote.png", f.upload, "u-sam", "u-lee", "u-admin", "Asia/Tokyo"}
 	return f
 }
 
@@ -151,6 +153,11 @@ func walkRows(f walkFixture) []walkRow {
 		{route: "GET /v1/conversations/{id}/attachments", path: conv + "/attachments", kind: walkNotFound},
 		{route: "POST /v1/conversations/{id}/preview", path: conv + "/preview", body: map[string]any{"text": "Hi"}, kind: walkNotFound},
 		{route: "POST /v1/conversations/{id}/preview", path: eveConv + "/preview", body: map[string]any{"cannedResponseId": f.canned}, kind: walkNotFound},
+
+		{route: "POST /v1/attachments", path: "/v1/attachments", body: map[string]any{"name": "eve.pdf", "contentType": "application/pdf", "size": 1000},
+			kind: walkCreate, seeAt: "/v1/attachments/"},
+		{route: "GET /v1/attachments/{id}", path: "/v1/attachments/" + f.upload, kind: walkNotFound},
+		{route: "POST /v1/attachments/{id}/complete", path: "/v1/attachments/" + f.upload + "/complete", kind: walkNotFound},
 
 		{route: "GET /v1/canned-responses", path: "/v1/canned-responses", kind: walkList},
 		{route: "GET /v1/canned-responses", path: "/v1/canned-responses?module=Leads&q=acme", kind: walkList},

@@ -23,6 +23,7 @@ type Upload struct {
 	Size        int64     `json:"size"`
 	MessageType string    `json:"messageType"` // the WhatsApp message it goes as: image, video, audio, document, sticker
 	Status      string    `json:"status"`      // UploadPending, then UploadReady
+	BlobKey     string    `json:"blobKey"`     // set by storage when created; internal
 	CreatedBy   string    `json:"createdBy"`
 	CreatedAt   time.Time `json:"createdAt"`
 	ReadyAt     time.Time `json:"readyAt,omitzero"`

@@ -36,8 +36,10 @@ type uploadItem struct {
 	media.Upload
 }
 
-// CreateUpload stores a new pending upload; an id already used is Conflict.
+// CreateUpload stores a new pending upload and sets its BlobKey; an id
+// already used is Conflict.
 func (s *Store) CreateUpload(ctx context.Context, u *media.Upload) error {
+	u.BlobKey = UploadBlobKey(u.Org, u.ID)
 	it := &uploadItem{Upload: *u}
 	k := uploadKey(u.Org, u.ID)
 	it.PK, it.SK, it.Ver = k.PK, k.SK, 1

@@ -107,6 +107,51 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (
 	return req.URL, nil
 }
 
+// PresignGetAs is PresignGet with S3's response-content-disposition
+// override, which the signature covers.
+func (s *Store) PresignGetAs(ctx context.Context, key string, ttl time.Duration, contentDisposition string) (string, error) {
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key),
+		ResponseContentDisposition: aws.String(contentDisposition),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign get %s/%s: %w", s.bucket, key, err)
+	}
+	return req.URL, nil
+}
+
+// Head reads the object's size and type with HeadObject, then only its
+// first n bytes with a ranged GetObject.
+func (s *Store) Head(ctx context.Context, key string, n int) ([]byte, int64, string, error) {
+	h, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if isNotFound(err) {
+		return nil, 0, "", fmt.Errorf("head object %s/%s: %w", s.bucket, key, blob.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("head object %s/%s: %w", s.bucket, key, err)
+	}
+	size, contentType := aws.ToInt64(h.ContentLength), aws.ToString(h.ContentType)
+	if size == 0 || n <= 0 {
+		return nil, size, contentType, nil
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key),
+		Range: aws.String(fmt.Sprintf("bytes=0-%d", min(int64(n), size)-1)),
+	})
+	if isNotFound(err) {
+		return nil, 0, "", fmt.Errorf("get object %s/%s: %w", s.bucket, key, blob.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("get object %s/%s: %w", s.bucket, key, err)
+	}
+	defer out.Body.Close()
+	head, err := io.ReadAll(io.LimitReader(out.Body, int64(n)))
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("read object %s/%s: %w", s.bucket, key, err)
+	}
+	return head, size, contentType, nil
+}
+
 // PresignPut returns a URL that PUTs a body of contentType under key for
 // ttl; the upload must send that Content-Type header, which is signed.
 func (s *Store) PresignPut(ctx context.Context, key, contentType string, ttl time.Duration) (string, error) {

@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"PresignedGet", testPresignedGet},
 		{"PresignedPut", testPresignedPut},
 		{"PresignedPost", testPresignedPost},
+		{"PresignedGetAs", testPresignedGetAs},
+		{"Head", testHead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -229,6 +231,38 @@ func testPresignedPost(t *testing.T, s blob.Store) {
 		t.Fatalf("presigned POST = %d %s", status, body)
 	}
 	mustGet(t, s, "attachments/org_1/a1", png, "image/png")
+}
+
+func testPresignedGetAs(t *testing.T, s blob.Store) {
+	put(t, s, "att/q.pdf", []byte("%PDF-1.7 fake"), "application/pdf")
+	for _, disposition := range []string{"inline", `attachment; filename="quote 7.pdf"; filename*=UTF-8''quote%207.pdf`} {
+		u, err := s.PresignGetAs(context.Background(), "att/q.pdf", time.Minute, disposition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body, header := do(t, http.MethodGet, u, nil, "")
+		if status != http.StatusOK || string(body) != "%PDF-1.7 fake" || header.Get("Content-Disposition") != disposition {
+			t.Errorf("GET %s = %d %q, Content-Disposition %q; want 200 with %q", u, status, body, header.Get("Content-Disposition"), disposition)
+		}
+	}
+}
+
+func testHead(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	body := bytes.Repeat([]byte("0123456789"), 100)
+	put(t, s, "att/h", body, "text/plain")
+	for _, n := range []int{0, 1, 512, 5000} {
+		head, size, ct, err := s.Head(ctx, "att/h", n)
+		if err != nil {
+			t.Fatalf("Head(%d): %v", n, err)
+		}
+		if want := body[:min(n, len(body))]; !bytes.Equal(head, want) || size != int64(len(body)) || ct != "text/plain" {
+			t.Errorf("Head(%d) = %d bytes, size %d, %q; want %d bytes, size %d, text/plain", n, len(head), size, ct, len(want), len(body))
+		}
+	}
+	if _, _, _, err := s.Head(ctx, "att/missing", 10); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("Head of a missing key: error = %v, want ErrNotFound", err)
+	}
 }
 
 func presignPost(t *testing.T, s blob.Store, key, contentType string, min, max int64) blob.PresignedPost {

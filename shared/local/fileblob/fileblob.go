@@ -189,6 +189,41 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, string, error) {
 	return body, m.ContentType, nil
 }
 
+// Head returns the first n bytes under key, the body's size and its
+// content type, reading no more of the file than that.
+func (s *Store) Head(ctx context.Context, key string, n int) ([]byte, int64, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, "", err
+	}
+	p, err := s.path(key)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("head blob: %w", err)
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, "", fmt.Errorf("head blob %s: %w", key, blob.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("head blob %s: %w", key, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("head blob %s: %w", key, err)
+	}
+	r := bufio.NewReader(f)
+	header, err := r.ReadBytes('\n')
+	var m meta
+	if err != nil || json.Unmarshal(header, &m) != nil {
+		return nil, 0, "", fmt.Errorf("head blob %s: corrupt file %s", key, p)
+	}
+	head, err := io.ReadAll(io.LimitReader(r, int64(max(n, 0))))
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("head blob %s: %w", key, err)
+	}
+	return head, st.Size() - int64(len(header)), m.ContentType, nil
+}
+
 // Delete removes key; deleting a missing key is not an error (as on S3).
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
@@ -207,6 +242,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // PresignGet returns a URL that GETs key until ttl passes.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	return s.presign(http.MethodGet, key, "", ttl)
+}
+
+// PresignGetAs is PresignGet whose response has the given
+// Content-Disposition; the disposition is signed.
+func (s *Store) PresignGetAs(ctx context.Context, key string, ttl time.Duration, contentDisposition string) (string, error) {
+	u, err := s.presign(http.MethodGet, key, contentDisposition, ttl)
+	if err != nil {
+		return "", err
+	}
+	return u + "&" + url.Values{"disposition": {contentDisposition}}.Encode(), nil
 }
 
 // PresignPut returns a URL that PUTs a body of contentType (the request
@@ -376,11 +421,15 @@ func (s *Store) Handler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		contentType := ""
+		// The signed fourth part: the Content-Type a PUT must send, or the
+		// Content-Disposition a GET answers with.
+		contentType, disposition := "", r.URL.Query().Get("disposition")
+		signedPart := disposition
 		if method == http.MethodPut {
 			contentType = r.Header.Get("Content-Type")
+			signedPart = contentType
 		}
-		if !s.verify(method, key, contentType, r.URL.Query()) {
+		if !s.verify(method, key, signedPart, r.URL.Query()) {
 			http.Error(w, "signature invalid or expired", http.StatusForbidden)
 			return
 		}
@@ -398,6 +447,10 @@ func (s *Store) Handler() http.Handler {
 			if ct != "" {
 				w.Header().Set("Content-Type", ct)
 			}
+			if disposition != "" {
+				w.Header().Set("Content-Disposition", disposition)
+			}
+			w.Header().Set("X-Content-Type-Options", "nosniff")
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			if r.Method == http.MethodHead {
 				return
