@@ -146,6 +146,10 @@ func (s *stackParts) addFunctions() {
 	})
 	api.g.tableReadWrite()
 	api.g.objects([]string{"s3:GetObject", "s3:PutObject"}, PrefixAttachments, PrefixMedia)
+	// Completing an upload deletes a file whose bytes were refused. The
+	// presigned POST forms it signs inherit this role's PutObject on
+	// attachments/, and their policy narrows each to one key.
+	api.g.objects([]string{"s3:DeleteObject"}, PrefixAttachments)
 	s.outbound.queue.GrantSendMessages(api.g.role)
 	// GetSecretValue: a profile connected through Embedded Signup uses its
 	// WABA's business token, which the api reads to check the number.

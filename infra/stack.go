@@ -256,10 +256,10 @@ func (s *stackParts) addBucket() {
 			{Id: jsii.String("expire-malformed"), Prefix: jsii.String(PrefixMalformed), Expiration: awscdk.Duration_Days(jsii.Number(malformedDays))},
 			{Id: jsii.String("abort-incomplete-uploads"), AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1))},
 		},
-		// Browsers upload attachments and download media through presigned
-		// URLs; the URL's signature is the credential.
+		// Browsers upload attachments (presigned POST forms) and download
+		// media through presigned URLs; the signature is the credential.
 		Cors: &[]*awss3.CorsRule{{
-			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_GET, awss3.HttpMethods_PUT, awss3.HttpMethods_HEAD},
+			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_GET, awss3.HttpMethods_PUT, awss3.HttpMethods_POST, awss3.HttpMethods_HEAD},
 			AllowedOrigins: jsii.Strings(s.props.CORSOrigins...),
 			AllowedHeaders: jsii.Strings("*"),
 			ExposedHeaders: jsii.Strings("ETag"),

@@ -671,6 +671,12 @@ func TestBucket(t *testing.T) {
 			if r["DeletionPolicy"] != tt.policy {
 				t.Errorf("deletion policy: got %v, want %s", r["DeletionPolicy"], tt.policy)
 			}
+			// Attachments are uploaded from the browser with presigned POST forms.
+			for _, rule := range bp["CorsConfiguration"].(map[string]any)["CorsRules"].([]any) {
+				if methods := strs(rule.(map[string]any)["AllowedMethods"]); !slices.Contains(methods, "POST") {
+					t.Errorf("bucket CORS allows %v, want POST among them (upload forms)", methods)
+				}
+			}
 			tlsOnly := false
 			for _, pol := range tt.s.ofType("AWS::S3::BucketPolicy") {
 				if render(props(pol)["Bucket"]) == "<Bucket>" && denies(props(pol)["PolicyDocument"], "s3:*", "aws:SecureTransport") {
@@ -889,6 +895,7 @@ func TestLeastPrivilege(t *testing.T) {
 		"ApiFunctionRoleDefaultPolicy": with(with(with(logs("ApiFunction"), tableRW()), sendTo("<OutboundQueue.Arn>")), map[string][]string{
 			"s3:GetObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*"},
 			"s3:PutObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*"},
+			"s3:DeleteObject":               {"<Bucket.Arn>/attachments/*"},
 			"secretsmanager:CreateSecret":   {tokens},
 			"secretsmanager:PutSecretValue": {tokens},
 			"secretsmanager:GetSecretValue": {tokens, "<WebhookSecret>"},

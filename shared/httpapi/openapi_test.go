@@ -26,6 +26,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/blob"
+	"github.com/wacrm/wacrm/shared/blob/blobtest"
 	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/media"
@@ -952,6 +954,37 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("u-sam", "GET /v1/conversations/{id}/attachments", conv+"/attachments", nil, 200)
 	c.call("u-sam", "GET /v1/conversations/{id}/messages", conv+"/messages", nil, 200)
 	c.call("u-sam", "GET /v1/conversations/{id}/attachments", conv+"/attachments?limit=1000", nil, 400)
+
+	// Attachments uploaded from the computer: declared, refused, uploaded,
+	// completed (refused, then accepted), read.
+	var declared struct {
+		ID     string `json:"id"`
+		Upload struct {
+			URL    string            `json:"url"`
+			Fields map[string]string `json:"fields"`
+		} `json:"upload"`
+	}
+	declareBody := func(name, contentType string, size int) []byte {
+		b, _ := json.Marshal(map[string]any{"name": name, "contentType": contentType, "size": size})
+		return b
+	}
+	mustDecode(t, c.call("u-sam", "POST /v1/attachments", "/v1/attachments", declareBody("a.png", "image/png", len(testPNG)), 201), &declared)
+	c.call("u-sam", "POST /v1/attachments", "/v1/attachments", declareBody("big.png", "image/png", 6<<20), 422)
+	c.call("u-sam", "POST /v1/attachments", "/v1/attachments", declareBody("", "image/png", 10), 400)
+	c.call("u-sam", "POST /v1/attachments/{id}/complete", "/v1/attachments/"+declared.ID+"/complete", nil, 409)
+	c.call("u-sam", "GET /v1/attachments/{id}", "/v1/attachments/"+declared.ID, nil, 200)
+	if s, resp := blobtest.PostForm(t, blob.PresignedPost{URL: declared.Upload.URL, Fields: declared.Upload.Fields}, nil, testPNG); s/100 != 2 {
+		t.Fatalf("upload: %d %s", s, resp)
+	}
+	c.call("u-sam", "POST /v1/attachments/{id}/complete", "/v1/attachments/"+declared.ID+"/complete", nil, 200)
+	c.call("u-sam", "GET /v1/attachments/{id}", "/v1/attachments/"+declared.ID, nil, 200)
+	c.call("u-sam", "GET /v1/attachments/{id}", "/v1/attachments/no-such-id", nil, 404)
+	c.call("u-sam", "POST /v1/attachments/{id}/complete", "/v1/attachments/no-such-id/complete", nil, 404)
+	mustDecode(t, c.call("u-sam", "POST /v1/attachments", "/v1/attachments", declareBody("exe.jpg", "image/jpeg", 4), 201), &declared)
+	if s, resp := blobtest.PostForm(t, blob.PresignedPost{URL: declared.Upload.URL, Fields: declared.Upload.Fields}, nil, []byte("MZ\x90\x00")); s/100 != 2 {
+		t.Fatalf("upload: %d %s", s, resp)
+	}
+	c.call("u-sam", "POST /v1/attachments/{id}/complete", "/v1/attachments/"+declared.ID+"/complete", nil, 422)
 	c.call("u-sam", "GET /v1/conversations/{id}/attachments", "/v1/conversations/no-such-id/attachments", nil, 404)
 
 	// Canned responses.
