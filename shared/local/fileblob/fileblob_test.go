@@ -216,3 +216,30 @@ func TestPostPolicy(t *testing.T) {
 		s.now = func() time.Time { return time.Now().Add(16 * time.Minute) }
 	})
 }
+
+// The disposition of a GET URL is signed: a preview URL cannot be turned
+// into another disposition, nor a plain URL given one.
+func TestDispositionIsSigned(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newServed(t)
+	if err := s.Put(ctx, "att/a.pdf", []byte("%PDF-1.7"), "application/pdf"); err != nil {
+		t.Fatal(err)
+	}
+	inline, err := s.PresignGetAs(ctx, "att/a.pdf", time.Minute, "inline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := s.PresignGet(ctx, "att/a.pdf", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{
+		strings.Replace(inline, "disposition=inline", "disposition=attachment", 1),
+		strings.Replace(inline, "&disposition=inline", "", 1),
+		plain + "&disposition=inline",
+	} {
+		if status, _, _ := blobtest.Do(t, http.MethodGet, u, nil, ""); status != http.StatusForbidden {
+			t.Errorf("GET %s = %d, want 403", u, status)
+		}
+	}
+}
