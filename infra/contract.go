@@ -31,6 +31,18 @@ const (
 	EnvRolesClaim        = "WACRM_ROLES_CLAIM"         // JWT claim holding the user's roles (role-based assignment)
 	EnvMetaAppID         = "WACRM_META_APP_ID"         // Meta app id for Embedded Signup (its secret is the webhook secret's appSecret)
 	EnvGraphBaseURL      = "WACRM_GRAPH_BASE_URL"      // Graph API base including the version, no trailing slash
+	EnvStripeSecretARN   = "WACRM_STRIPE_SECRET_ARN"   // secret JSON: {"secretKey":"sk_...","webhookSecret":"whsec_..."}
+)
+
+// The Stripe secret: the API key and the webhook endpoint's signing secret,
+// both from Stripe's dashboard, put in after the first deploy (README:
+// Billing). Until then purchases fail and every event is refused.
+const (
+	StripeSecretKeyKey         = "secretKey"
+	StripeSecretWebhookKey     = "webhookSecret"
+	StripeSecretKeyPlaceholder = "REPLACE_WITH_STRIPE_SECRET_KEY"
+	// StripeWebhookPath is the route Stripe posts its events to.
+	StripeWebhookPath = "/billing/stripe/webhook"
 )
 
 // Keys of the webhook secret's JSON value.
@@ -64,6 +76,7 @@ const (
 	PrefixMalformed   = "malformed/"   // signed bodies the webhook or inbound could not process in full, kept with the reasons
 	PrefixMedia       = "media/"       // inbound media copied from Meta: media/<org>/<conversationId>/<messageId>
 	PrefixAttachments = "attachments/" // files users attach to replies
+	PrefixConfig      = "config/"      // the deployment's rate card: config/ratecard.json
 )
 
 // TokenSecretPrefix is the Secrets Manager name prefix under which the api

@@ -135,6 +135,7 @@ func (s *stackParts) addFunctions() {
 		// Embedded Signup's code exchange needs the app secret.
 		EnvGraphBaseURL:     jsii.String(GraphBaseURL(p.GraphAPIVersion)),
 		EnvWebhookSecretARN: s.webhookSec.SecretArn(),
+		EnvStripeSecretARN:  s.stripeSec.SecretArn(),
 	}
 	if p.MetaAppID != "" {
 		apiEnv[EnvMetaAppID] = jsii.String(p.MetaAppID)
@@ -150,6 +151,10 @@ func (s *stackParts) addFunctions() {
 	// presigned POST forms it signs inherit this role's PutObject on
 	// attachments/, and their policy narrows each to one key.
 	api.g.objects([]string{"s3:DeleteObject"}, PrefixAttachments)
+	// The rate card a deployment puts in; unreadable Stripe events kept.
+	api.g.objects([]string{"s3:GetObject"}, PrefixConfig)
+	api.g.objects([]string{"s3:PutObject"}, PrefixMalformed)
+	s.stripeSec.GrantRead(api.g.role, nil)
 	s.outbound.queue.GrantSendMessages(api.g.role)
 	// GetSecretValue: a profile connected through Embedded Signup uses its
 	// WABA's business token, which the api reads to check the number.

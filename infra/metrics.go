@@ -46,6 +46,10 @@ var loggedEventAlarms = []loggedEventAlarm{
 		"Inbound media could not be copied for good (too large, checksum mismatch, expired at Meta, access token refused)."},
 	{"UnprocessableAlarm", metric.UnprocessableBody, 1,
 		"An inbound queue message can never be processed: it was kept under malformed/ and not retried."},
+	{"RechargeDeclinedAlarm", metric.BillingRechargeDeclined, 1,
+		"An auto-recharge was declined by the card: the org's admins see it under Billing; it is retried twice, then turned off."},
+	{"AutoRechargeOffAlarm", metric.BillingAutoRechargeOff, 1,
+		"Auto-recharge turned itself off after repeated declines: the org's replies stop when its credits run out."},
 	{"UnrecordedWamidAlarm", metric.UnrecordedWAMID, 1,
 		"WhatsApp accepted a reply whose wamid could not be recorded: its statuses wait, and a redelivery would fail it as in doubt."},
 }

@@ -164,6 +164,7 @@ type stackParts struct {
 	outbound   queuePair
 	media      queuePair
 	webhookSec awssecretsmanager.Secret
+	stripeSec  awssecretsmanager.Secret
 	tokenARN   *string // every secret under the token prefix
 	fns        map[string]awslambda.Function
 	roleWilds  []*grants // each function role's wildcard grants, for nag.go
@@ -172,6 +173,7 @@ type stackParts struct {
 	// Routes without an authorizer, on purpose (nag.go says why).
 	webhookRoutes []awsapigatewayv2.HttpRoute
 	openAPIRoute  awsapigatewayv2.HttpRoute
+	paymentRoute  awsapigatewayv2.HttpRoute
 	userPool      awscognito.UserPool // nil when an external issuer is used
 }
 
@@ -296,6 +298,19 @@ func (s *stackParts) addSecrets() {
 		},
 		RemovalPolicy: s.removal,
 	})
+	// Stripe's API key and webhook signing secret come from Stripe's
+	// dashboard; the team puts them in after the first deploy. The
+	// generated webhookSecret matches no Stripe signature meanwhile.
+	s.stripeSec = awssecretsmanager.NewSecret(s.stack, jsii.String("StripeSecret"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Stripe: API secret key and the webhook endpoint's signing secret (set both after deploying)"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			SecretStringTemplate: jsii.String(fmt.Sprintf(`{%q:%q}`, StripeSecretKeyKey, StripeSecretKeyPlaceholder)),
+			GenerateStringKey:    jsii.String(StripeSecretWebhookKey),
+			ExcludePunctuation:   jsii.Bool(true),
+			PasswordLength:       jsii.Number(32),
+		},
+		RemovalPolicy: s.removal,
+	})
 	s.tokenARN = s.stack.FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("secretsmanager"),
 		Resource:     jsii.String("secret"),
@@ -349,6 +364,13 @@ func (s *stackParts) addHTTPAPI() {
 		Integration: api,
 		Authorizer:  s.authorizer(),
 	})
+	// Stripe's webhook is open at the gateway: Stripe signs each event and
+	// the api function verifies Stripe-Signature over the raw body.
+	s.paymentRoute = (*s.httpAPI.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		Path:        jsii.String(StripeWebhookPath),
+		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_POST},
+		Integration: api,
+	}))[0]
 	// The OpenAPI document is public, like any published API description.
 	s.openAPIRoute = (*s.httpAPI.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 		Path:        jsii.String("/openapi.json"),
@@ -462,6 +484,9 @@ func (s *stackParts) addOutputs() {
 	out("OpenApiUrl", awscdk.Fn_Join(jsii.String(""), &[]*string{url, jsii.String("openapi.json")}), "OpenAPI document of the CRM API")
 	out("WebhookSecretArn", s.webhookSec.SecretArn(), "Secret holding Meta's app secret (set it) and the webhook verify token")
 	out("TokenSecretPrefix", jsii.String(TokenSecretPrefix(*s.stack.StackName())), "Name prefix of the per-integration access-token secrets")
+	out("StripeSecretArn", s.stripeSec.SecretArn(), "Secret holding Stripe's secret key and the webhook signing secret (set both)")
+	out("StripeWebhookUrl", awscdk.Fn_Join(jsii.String(""), &[]*string{url, jsii.String(StripeWebhookPath[1:])}),
+		"Endpoint URL to register in Stripe's dashboard (events: payment_intent.succeeded, payment_intent.payment_failed)")
 	out("WebhookFunctionName", s.fns[FnWebhook].FunctionName(), "The webhook function (it re-reads its secret every 2 minutes)")
 	out("TableName", s.table.TableName(), "DynamoDB table")
 	out("BucketName", s.bucket.BucketName(), "S3 bucket (claim checks, media, attachments)")

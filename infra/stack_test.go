@@ -357,6 +357,7 @@ func TestFunctions(t *testing.T) {
 			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvOutboundQueueURL: "<OutboundQueue>",
 			EnvTokenSecretPrefix: "wacrm/Wacrm/tokens/", EnvOrgClaim: "custom:org", EnvGroupsClaim: "cognito:groups",
 			EnvRolesClaim: "custom:roles", EnvGraphBaseURL: "https://graph.facebook.com/v23.0", EnvWebhookSecretARN: "<WebhookSecret>",
+			EnvStripeSecretARN: "<StripeSecret>",
 		}},
 		{"SendFunction", 256, 30, map[string]string{
 			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvTokenSecretPrefix: "wacrm/Wacrm/tokens/",
@@ -713,6 +714,24 @@ func TestWebhookSecret(t *testing.T) {
 	}
 }
 
+// The Stripe secret holds the key the api function reads, a placeholder
+// until the team sets it.
+func TestStripeSecret(t *testing.T) {
+	d, _ := stacks(t)
+	gen := props(d.one(t, "AWS::SecretsManager::Secret", "StripeSecret"))["GenerateSecretString"].(map[string]any)
+	if got, want := gen["SecretStringTemplate"], `{"secretKey":"REPLACE_WITH_STRIPE_SECRET_KEY"}`; got != want || gen["GenerateStringKey"] != StripeSecretWebhookKey {
+		t.Errorf("template %v key %v, want %v and %s", got, gen["GenerateStringKey"], want, StripeSecretWebhookKey)
+	}
+	var ss awsapp.StripeSecret
+	if err := json.Unmarshal([]byte(`{"`+StripeSecretKeyKey+`":"sk","`+StripeSecretWebhookKey+`":"wh"}`), &ss); err != nil || ss.SecretKey != "sk" || ss.WebhookSecret != "wh" {
+		t.Errorf("stripe secret keys %s/%s: the api function reads %+v (err %v)", StripeSecretKeyKey, StripeSecretWebhookKey, ss, err)
+	}
+	api := props(d.one(t, "AWS::Lambda::Function", "ApiFunction"))
+	if got := render(api["Environment"].(map[string]any)["Variables"].(map[string]any)[EnvStripeSecretARN]); got != "<StripeSecret>" {
+		t.Errorf("api %s = %s, want the Stripe secret", EnvStripeSecretARN, got)
+	}
+}
+
 func TestHTTPAPI(t *testing.T) {
 	d, p := stacks(t)
 	for _, s := range []*synthesized{d, p} {
@@ -735,10 +754,11 @@ func TestHTTPAPI(t *testing.T) {
 				got[rp["RouteKey"].(string)] = auth + " -> " + render(rp["Target"])
 			}
 			want := map[string]string{
-				"GET /webhook":      "NONE -> integrations/<HttpApiGETwebhookWebhookIntegration>",
-				"POST /webhook":     "NONE -> integrations/<HttpApiGETwebhookWebhookIntegration>",
-				"ANY /v1/{proxy+}":  "JWT " + authID + " -> integrations/<HttpApiANYv1proxyApiIntegration>",
-				"GET /openapi.json": "NONE -> integrations/<HttpApiANYv1proxyApiIntegration>",
+				"GET /webhook":              "NONE -> integrations/<HttpApiGETwebhookWebhookIntegration>",
+				"POST /webhook":             "NONE -> integrations/<HttpApiGETwebhookWebhookIntegration>",
+				"ANY /v1/{proxy+}":          "JWT " + authID + " -> integrations/<HttpApiANYv1proxyApiIntegration>",
+				"GET /openapi.json":         "NONE -> integrations/<HttpApiANYv1proxyApiIntegration>",
+				"POST " + StripeWebhookPath: "NONE -> integrations/<HttpApiANYv1proxyApiIntegration>",
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("routes:\n got %v\nwant %v", got, want)
@@ -893,13 +913,13 @@ func TestLeastPrivilege(t *testing.T) {
 			"s3:PutObject":    {"<Bucket.Arn>/malformed/*"},
 		}),
 		"ApiFunctionRoleDefaultPolicy": with(with(with(logs("ApiFunction"), tableRW()), sendTo("<OutboundQueue.Arn>")), map[string][]string{
-			"s3:GetObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*"},
-			"s3:PutObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*"},
+			"s3:GetObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*", "<Bucket.Arn>/config/*"},
+			"s3:PutObject":                  {"<Bucket.Arn>/attachments/*", "<Bucket.Arn>/media/*", "<Bucket.Arn>/malformed/*"},
 			"s3:DeleteObject":               {"<Bucket.Arn>/attachments/*"},
 			"secretsmanager:CreateSecret":   {tokens},
 			"secretsmanager:PutSecretValue": {tokens},
-			"secretsmanager:GetSecretValue": {tokens, "<WebhookSecret>"},
-			"secretsmanager:DescribeSecret": {tokens, "<WebhookSecret>"},
+			"secretsmanager:GetSecretValue": {tokens, "<WebhookSecret>", "<StripeSecret>"},
+			"secretsmanager:DescribeSecret": {tokens, "<WebhookSecret>", "<StripeSecret>"},
 			"secretsmanager:TagResource":    {tokens},
 		}),
 		"SendFunctionRoleDefaultPolicy": with(with(with(with(logs("SendFunction"), tableRW()), sendTo("<OutboundQueue.Arn>")), consume("<OutboundQueue.Arn>")), map[string][]string{
@@ -992,6 +1012,8 @@ func TestOperations(t *testing.T) {
 		"UnrecordedWamidAlarm":  "Events [unrecorded_wamid] GreaterThanOrEqualToThreshold 1",
 	}
 	want["WebhookSecretPlaceholderAlarm"] = "Events [webhook_secret_placeholder] GreaterThanOrEqualToThreshold 1"
+	want["RechargeDeclinedAlarm"] = "Events [billing_recharge_declined] GreaterThanOrEqualToThreshold 1"
+	want["AutoRechargeOffAlarm"] = "Events [billing_auto_recharge_off] GreaterThanOrEqualToThreshold 1"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("alarms:\n got %v\nwant %v", got, want)
 	}
@@ -1149,6 +1171,7 @@ func TestContractMatchesFunctions(t *testing.T) {
 		{EnvGroupsClaim, awsapp.EnvGroupsClaim},
 		{EnvRolesClaim, awsapp.EnvRolesClaim},
 		{EnvMetaAppID, awsapp.EnvMetaAppID},
+		{EnvStripeSecretARN, awsapp.EnvStripeSecret},
 		{GraphBaseURL(DefaultGraphAPIVersion), awsapp.DefaultGraphURL},
 		{PrefixMalformed, httpapi.MalformedPrefix},
 	}

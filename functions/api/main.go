@@ -1,10 +1,11 @@
 // Command api serves the CRM frontend's HTTP API behind API Gateway's JWT
-// authorizer.
+// authorizer, and Stripe's webhook (open at the gateway, signed by Stripe).
 package main
 
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,7 +20,7 @@ const graphTimeout = 10 * time.Second
 
 func main() {
 	ctx := context.Background()
-	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvBucket, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix)
+	clients, env, log := awsapp.Init(ctx, awsapp.EnvTable, awsapp.EnvBucket, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix, awsapp.EnvStripeSecret)
 	adapters := clients.Adapters(env, log)
 	adapters.Graph = awsapp.Graph(env, graphTimeout)
 	if appID := env.Optional(awsapp.EnvMetaAppID, ""); appID != "" {
@@ -29,6 +30,13 @@ func main() {
 		}
 		adapters.MetaApp = clients.MetaApp(appID, arn, log)
 	}
+	events, err := clients.Billing(ctx, env, &adapters)
+	if err != nil {
+		awsapp.Fatal(log, err)
+	}
 	a := app.New(adapters)
-	lambda.Start(apigw.Handler(a.API(apigw.Authenticator{Claims: awsapp.Claims(env)}).Handler()))
+	mux := http.NewServeMux()
+	mux.Handle("POST /billing/stripe/webhook", a.PaymentWebhook(events))
+	mux.Handle("/", a.API(apigw.Authenticator{Claims: awsapp.Claims(env)}).Handler())
+	lambda.Start(apigw.Handler(mux))
 }

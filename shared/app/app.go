@@ -5,9 +5,11 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/blob"
 	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/inbox"
@@ -37,8 +39,38 @@ type Adapters struct {
 	// MetaApp is the Meta app's id and secret for Embedded Signup; without
 	// it numbers are connected with access tokens only.
 	MetaApp integration.MetaApp
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Rates prices replies (LoadRates); nil is the shipped sample card.
+	Rates *billing.RateCard
+	// Payments is the payment provider: Stripe on AWS, the local stand-in
+	// under make run; without it purchases and recharges fail.
+	Payments billing.Payments
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// RateCardKey is where a deployment puts its own rate card in the blob
+// store (a JSON file shaped like shared/billing/rates/sample.json).
+const RateCardKey = "config/ratecard.json"
+
+// LoadRates reads the deployment's rate card from blobs, or returns the
+// shipped sample card when there is none. A card that is there but
+// invalid is an error: prices must never silently fall back.
+func LoadRates(ctx context.Context, blobs blob.Store) (*billing.RateCard, error) {
+	if blobs == nil {
+		return billing.SampleRateCard(), nil
+	}
+	body, _, err := blobs.Get(ctx, RateCardKey)
+	if errors.Is(err, blob.ErrNotFound) {
+		return billing.SampleRateCard(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read rate card %s: %w", RateCardKey, err)
+	}
+	card, err := billing.ParseRateCard(body)
+	if err != nil {
+		return nil, fmt.Errorf("rate card %s: %w", RateCardKey, err)
+	}
+	return card, nil
 }
 
 // App holds the services built on the adapters.
@@ -53,7 +85,9 @@ type App struct {
 	// Integrations manages WhatsApp profiles and their access tokens.
 	Integrations *integration.Service
 	// Users lets admins add, change, disable and remove users.
-	Users      *users.Service
+	Users *users.Service
+	// Billing is credits, purchases, auto-recharge and usage.
+	Billing    *billing.Service
 	inbound    *queue.ClaimCheck
 	quarantine *httpapi.Quarantine
 	a          Adapters
@@ -68,6 +102,9 @@ func New(a Adapters) *App {
 		a.Now = time.Now
 	}
 	store := storage.New(a.Table).WithClock(a.Now)
+	if a.Rates == nil {
+		a.Rates = billing.SampleRateCard()
+	}
 	var graph outbox.Graph // stays nil, not a nil pointer, without a client
 	var mediaGraph media.Graph
 	var integGraph integration.Graph
@@ -93,7 +130,8 @@ func New(a Adapters) *App {
 		inbound:      &queue.ClaimCheck{Sender: a.Inbound, Blobs: a.Blobs, Logger: a.Log},
 		Users:        &users.Service{Store: store, Now: a.Now},
 		Integrations: &integration.Service{Store: store, Users: store, Secrets: a.Secrets, Graph: integGraph, App: a.MetaApp, Now: a.Now},
-		Replies:      &outbox.Replies{Store: store, Canned: store, Queue: a.Outbound, Log: a.Log, Now: a.Now},
+		Replies:      &outbox.Replies{Store: store, Canned: store, Queue: a.Outbound, Rates: a.Rates, Log: a.Log, Now: a.Now},
+		Billing:      &billing.Service{Store: store, Numbers: store, Payments: a.Payments, Rates: a.Rates, Log: a.Log, Now: a.Now},
 		Dispatcher: &outbox.Dispatcher{
 			Store: store, Graph: graph, Secrets: a.Secrets, Queue: a.Outbound,
 			Log: a.Log, Now: a.Now,
@@ -115,6 +153,12 @@ func (app *App) WebhookFrom(secrets httpapi.WebhookSecrets) *httpapi.Webhook {
 	return &httpapi.Webhook{
 		Secrets: secrets, Queue: app.inbound, Quarantine: app.quarantine, Log: app.a.Log,
 	}
+}
+
+// PaymentWebhook is the handler for POST /billing/stripe/webhook: events
+// read by events (the provider's verifier), applied by Billing.
+func (app *App) PaymentWebhook(events httpapi.PaymentEvents) *httpapi.PaymentWebhook {
+	return &httpapi.PaymentWebhook{Events: events, Billing: app.Billing, Quarantine: app.quarantine, Log: app.a.Log}
 }
 
 // InboundHandler consumes the inbound queue: each message is one webhook
@@ -160,7 +204,7 @@ func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 	return &httpapi.API{
 		Auth: authn, Users: app.Store, Conversations: app.Store, Views: app.Store,
 		Replies: app.Replies, Canned: app.Store, Records: app.Store,
-		RecordWriter: app.Store, Directory: app.Store, UserAdmin: app.Users, Integrations: app.Integrations, Settings: app.Store,
+		RecordWriter: app.Store, Directory: app.Store, UserAdmin: app.Users, Integrations: app.Integrations, Settings: app.Store, Billing: app.Billing,
 		Blobs: app.a.Blobs, Uploads: app.Store, UploadBlobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
 	}
 }

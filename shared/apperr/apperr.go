@@ -63,6 +63,12 @@ const (
 	// Unavailable: a feature this deployment has not configured, or a
 	// dependency that is down; the same request may work later.
 	Unavailable Code = "unavailable"
+	// InsufficientCredits: the org's balance does not cover the price.
+	InsufficientCredits Code = "insufficient_credits"
+	// NoActiveNumber: the action needs an active WhatsApp number first.
+	NoActiveNumber Code = "no_active_number"
+	// PaymentFailed: the payment provider refused the payment.
+	PaymentFailed Code = "payment_failed"
 )
 
 // Error is an application error.
@@ -70,6 +76,9 @@ type Error struct {
 	Code    Code
 	Message string // for the user: one plain sentence
 	Err     error  // the cause, for logs
+	// Details are facts a client acts on (a balance, a price), sent
+	// beside the message.
+	Details map[string]any
 }
 
 func (e *Error) Error() string {

@@ -56,6 +56,7 @@ type API struct {
 	UserAdmin     UserAdmin
 	Integrations  IntegrationService
 	Settings      SettingsStore // the org's settings (its time zone); none: UTC for all
+	Billing       BillingService
 	Blobs         BlobLinker    // download URLs of media copies; none without it
 	Uploads       UploadStore   // files uploaded from the computer; 503 without it or UploadBlobs
 	UploadBlobs   UploadBlobs
@@ -107,6 +108,13 @@ func (a *API) Handler() http.Handler {
 	handle("GET /v1/users/{id}", a.getUser)
 	handle("PATCH /v1/users/{id}", a.updateUser)
 	handle("DELETE /v1/users/{id}", a.removeUser)
+	handle("GET /v1/billing", a.getBilling)
+	handle("PATCH /v1/billing", a.patchBilling)
+	handle("GET /v1/billing/rates", a.getRates)
+	handle("GET /v1/billing/ledger", a.listLedger)
+	handle("GET /v1/billing/usage", a.getUsage)
+	handle("POST /v1/billing/purchases", a.createPurchase)
+	handle("PUT /v1/billing/auto-recharge", a.putAutoRecharge)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // public: the API's shape, no org's data
 	return routingErrorsAsJSON(mux, a.Log)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/inbox"
 )
 
@@ -14,6 +15,8 @@ import (
 type conversationView struct {
 	inbox.Conversation
 	Window windowView `json:"window"`
+	// NextReply is the price of the next reply (single conversation only).
+	NextReply *billing.Quote `json:"nextReply,omitempty"`
 }
 
 type windowView struct {
@@ -76,7 +79,11 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewOf(c, a.now()))
+	v := viewOf(c, a.now())
+	if v.NextReply, err = a.nextReply(r.Context(), c); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -15,11 +15,14 @@ import (
 
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/local/fileblob"
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
 	"github.com/wacrm/wacrm/shared/metasim"
+	"github.com/wacrm/wacrm/shared/payments/localpay"
+	"github.com/wacrm/wacrm/shared/payments/stripepay"
 	"github.com/wacrm/wacrm/shared/records"
 	"github.com/wacrm/wacrm/shared/storage/storagetest"
 	"github.com/wacrm/wacrm/shared/table"
@@ -47,6 +50,9 @@ type harness struct {
 	// EAAG-waba-300, ...08 not verified by Meta; WABA 400 holds
 	// 100000000000010 (token EAAG-other).
 	Sim *metasim.Sim
+	// Payments plays Stripe's test cards and posts signed events to
+	// /billing/stripe/webhook (secret paymentSecret).
+	Payments *localpay.Provider
 }
 
 // harnessAppSecret and the default app id are what the simulator's
@@ -69,6 +75,11 @@ func harnessWABAs() []metasim.WABA {
 		{ID: "400", Name: "Globex", Numbers: []metasim.Number{{PhoneNumberID: "100000000000010", DisplayPhoneNumber: "15550100010", AccessTokens: []string{"EAAG-other"}}}},
 	}
 }
+
+const paymentSecret = "whsec_harness"
+
+// harnessCredits is what acme starts with, so replies are paid for.
+const harnessCredits billing.Credits = 1_000_000
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -105,14 +116,17 @@ func newHarness(t *testing.T, tbl table.Table) *harness {
 	h.Sim = metasim.New(metasim.Config{WABAs: harnessWABAs(), AppSecret: harnessAppSecret, Statuses: []string{}, Now: now, Logger: quietLog})
 	t.Cleanup(h.Sim.Close)
 	mux.Handle("/graph/", http.StripPrefix("/graph", h.Sim.Handler()))
+	h.Payments = &localpay.Provider{WebhookURL: h.Server.URL + "/billing/stripe/webhook", Secret: paymentSecret, Log: quietLog}
+	t.Cleanup(h.Payments.Wait)
 	a := app.New(app.Adapters{Table: tbl, Blobs: h.Blobs, Inbound: memqueue.New("inbound", memqueue.Options{}), Outbound: memqueue.New("outbound", memqueue.Options{}),
-		Media: h.MediaJobs, Secrets: vault, Log: quietLog, Now: now,
+		Media: h.MediaJobs, Secrets: vault, Payments: h.Payments, Log: quietLog, Now: now,
 		Graph:   &whatsapp.GraphClient{BaseURL: h.Server.URL + "/graph/v23.0", HTTP: h.Server.Client()},
 		MetaApp: integration.StaticApp{ID: metasim.DefaultAppID, Secret: harnessAppSecret}})
 	h.App = a
 	h.Issuer = &auth.HMACIssuer{Issuer: "test", Audience: "wacrm", Key: []byte("0123456789abcdef0123456789abcdef"), Now: now}
 	mux.Handle("/v1/", a.API(h.Issuer).Handler())
 	mux.Handle("/blobs/", h.Blobs.Handler())
+	mux.Handle("POST /billing/stripe/webhook", a.PaymentWebhook(stripepay.Events{Secret: paymentSecret}))
 
 	users := []auth.Principal{
 		{UserID: "u-admin", Org: "acme", Name: "Ada", Groups: []string{"admin"}},
@@ -139,6 +153,7 @@ func newHarness(t *testing.T, tbl table.Table) *harness {
 	if err := a.Store.CreateIntegration(context.Background(), h.Integ); err != nil {
 		t.Fatal(err)
 	}
+	storagetest.Fund(t, a.Store, "acme", harnessCredits)
 	return h
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stripe/stripe-go/v84/webhook"
 
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/blob"
@@ -31,6 +32,7 @@ import (
 	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/media"
+	"github.com/wacrm/wacrm/shared/payments/stripepay"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
@@ -49,7 +51,7 @@ const openAPIBase = "mem:///openapi.json"
 // webhookRoutes are served by httpapi.Webhook, mounted at /webhook by the
 // local stack and the webhook function; its ServeHTTP dispatches on the
 // method, so there is no pattern to parse.
-var webhookRoutes = []string{"GET /webhook", "POST /webhook"}
+var webhookRoutes = []string{"GET /webhook", "POST /webhook", "POST /billing/stripe/webhook"}
 
 var routePattern = regexp.MustCompile(`^(GET|HEAD|POST|PUT|PATCH|DELETE) (/\S*)$`)
 
@@ -539,6 +541,7 @@ func newOpenAPIServer(t *testing.T, h *harness) *httptest.Server {
 	mux.Handle("/v1/", api)
 	mux.Handle("GET /openapi.json", api)
 	mux.Handle("/webhook", h.App.Webhook([]byte("openapi-secret"), "verify-me"))
+	mux.Handle("/billing/stripe/webhook", h.App.PaymentWebhook(stripepay.Events{Secret: paymentSecret}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -1145,6 +1148,47 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("u-sam", "GET /v1/settings", "/v1/settings", nil, 200)
 	c.call("u-admin", "PATCH /v1/settings", "/v1/settings", map[string]any{"timeZone": "Europe/Nowhere"}, 400)
 	c.call("u-sam", "PATCH /v1/settings", "/v1/settings", map[string]any{"timeZone": "UTC"}, 403)
+	// Billing.
+	c.call("u-sam", "GET /v1/billing", "/v1/billing", nil, 200)
+	c.call("u-admin", "PATCH /v1/billing", "/v1/billing", map[string]any{"model": "message"}, 200)
+	c.call("u-admin", "PATCH /v1/billing", "/v1/billing", map[string]any{"model": "per-minute"}, 400)
+	c.call("u-sam", "PATCH /v1/billing", "/v1/billing", map[string]any{"model": "message"}, 403)
+	c.call("u-admin", "PATCH /v1/billing", "/v1/billing", map[string]any{"model": strings.Repeat("x", 5<<10)}, 413)
+	c.call("u-admin", "GET /v1/billing/rates", "/v1/billing/rates", nil, 200)
+	c.call("u-sam", "GET /v1/billing/rates", "/v1/billing/rates", nil, 403)
+	c.call("u-admin", "GET /v1/billing/ledger", "/v1/billing/ledger?limit=2", nil, 200)
+	c.call("u-admin", "GET /v1/billing/ledger", "/v1/billing/ledger?limit=0", nil, 400)
+	c.call("u-sam", "GET /v1/billing/ledger", "/v1/billing/ledger", nil, 403)
+	day := h.Now.Format(time.DateOnly)
+	c.call("u-admin", "GET /v1/billing/usage", "/v1/billing/usage?from="+day+"&to="+h.Now.Add(48*time.Hour).Format(time.RFC3339), nil, 200)
+	c.call("u-admin", "GET /v1/billing/usage", "/v1/billing/usage?from="+day, nil, 400)
+	c.call("u-sam", "GET /v1/billing/usage", "/v1/billing/usage?from=2026-11-01&to=2026-11-02", nil, 403)
+	var purchase struct{ PaymentID string }
+	mustDecode(t, c.call("u-admin", "POST /v1/billing/purchases", "/v1/billing/purchases",
+		map[string]any{"credits": 100_000, "paymentMethod": "pm_card_visa", "saveCard": true}, 202, "Idempotency-Key", "buy-1"), &purchase)
+	c.call("u-admin", "POST /v1/billing/purchases", "/v1/billing/purchases", map[string]any{"credits": 12, "paymentMethod": "pm_card_visa"}, 400)
+	c.call("u-admin", "POST /v1/billing/purchases", "/v1/billing/purchases", map[string]any{"credits": 100_000, "paymentMethod": "pm_card_chargeDeclined"}, 402)
+	c.call("u-sam", "POST /v1/billing/purchases", "/v1/billing/purchases", map[string]any{"credits": 100_000, "paymentMethod": "pm_card_visa"}, 403)
+	c.call("u-admin", "POST /v1/billing/purchases", "/v1/billing/purchases", map[string]any{"paymentMethod": strings.Repeat("x", 5<<10)}, 413)
+	h.Payments.Wait()
+	c.call("u-admin", "PUT /v1/billing/auto-recharge", "/v1/billing/auto-recharge", map[string]any{"enabled": true, "minimum": 20_000, "amount": 100_000}, 200)
+	c.call("u-admin", "PUT /v1/billing/auto-recharge", "/v1/billing/auto-recharge", map[string]any{"enabled": true, "minimum": 20_000, "amount": 3}, 400)
+	c.call("u-sam", "PUT /v1/billing/auto-recharge", "/v1/billing/auto-recharge", map[string]any{"enabled": false}, 403)
+	c.call("u-admin", "PUT /v1/billing/auto-recharge", "/v1/billing/auto-recharge", map[string]any{"enabled": "yes"}, 400)
+	c.call("u-admin", "PUT /v1/billing/auto-recharge", "/v1/billing/auto-recharge", map[string]any{"minimum": strings.Repeat("1", 5<<10)}, 413)
+	c.call("u-sam", "GET /v1/billing", "/v1/billing", nil, 200) // with a card, a payment and auto-recharge
+	c.call("u-admin", "GET /v1/billing/ledger", "/v1/billing/ledger", nil, 200)
+	// The provider's webhook: the purchase's event again (applied once
+	// already: nothing more), one signed with another secret, one too big.
+	payEvent := []byte(`{"id":"evt_doc","object":"event","type":"payment_intent.succeeded","created":` + strconv.FormatInt(time.Now().Unix(), 10) +
+		`,"data":{"object":{"id":"` + purchase.PaymentID + `","object":"payment_intent","amount":1000,"metadata":{"wacrm_org":"acme","wacrm_kind":"purchase","wacrm_credits":"100000","wacrm_crossing":"0"}}}}`)
+	sign := func(secret string) string {
+		return webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payEvent, Secret: secret}).Header
+	}
+	c.call("", "POST /billing/stripe/webhook", "/billing/stripe/webhook", payEvent, 200, "Stripe-Signature", sign(paymentSecret))
+	c.call("", "POST /billing/stripe/webhook", "/billing/stripe/webhook", payEvent, 400, "Stripe-Signature", sign("whsec_other"))
+	big = bytes.Repeat([]byte("x"), httpapi.MaxPaymentEventBytes+1)
+	c.call("", "POST /billing/stripe/webhook", "/billing/stripe/webhook", big, 413, "Stripe-Signature", sign(paymentSecret))
 
 	// Without a token every /v1 route is 401.
 	for _, op := range c.o.operations(t) {

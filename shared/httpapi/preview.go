@@ -6,6 +6,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/canned"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/records"
@@ -29,6 +30,8 @@ type previewResponse struct {
 	CannedResponseID string          `json:"cannedResponseId,omitempty"`
 	Record           inbox.RecordRef `json:"record"`
 	Window           windowView      `json:"window"`
+	// NextReply is what sending it would cost now.
+	NextReply *billing.Quote `json:"nextReply,omitempty"`
 }
 
 // preview renders a typed text or a canned response for the conversation's
@@ -71,11 +74,16 @@ func (a *API) preview(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 		return err
 	}
 	now := a.now()
+	quote, err := a.nextReply(ctx, conv)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, previewResponse{
 		Preview:          canned.NewPreview(text, textModule, conv.Record.Module, rec),
 		CannedResponseID: body.CannedResponseID,
 		Record:           conv.Record,
 		Window:           viewOf(conv, now).Window,
+		NextReply:        quote,
 	})
 	return nil
 }

@@ -32,6 +32,12 @@ func statusOf(code apperr.Code) int {
 		// 409, not 400: the same body is accepted by a response of the named
 		// module; it is the target's current state that refuses it.
 		return http.StatusConflict
+	case apperr.InsufficientCredits:
+		return http.StatusPaymentRequired
+	case apperr.NoActiveNumber:
+		return http.StatusConflict
+	case apperr.PaymentFailed:
+		return http.StatusPaymentRequired
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case apperr.WindowClosed, apperr.Inactive, apperr.NotStarted, apperr.MergeFieldsMissing, apperr.IdempotencyKeyReused,
@@ -46,8 +52,9 @@ func statusOf(code apperr.Code) int {
 
 type errorBody struct {
 	Error struct {
-		Code    apperr.Code `json:"code"`
-		Message string      `json:"message"`
+		Code    apperr.Code    `json:"code"`
+		Message string         `json:"message"`
+		Details map[string]any `json:"details,omitempty"`
 	} `json:"error"`
 }
 
@@ -68,6 +75,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var body errorBody
 	body.Error.Code = code
 	body.Error.Message = apperr.MessageOf(err)
+	var ae *apperr.Error
+	if errors.As(err, &ae) && code != apperr.Internal {
+		body.Error.Details = ae.Details
+	}
 	writeJSON(w, status, body)
 }
 

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/records"
+	"github.com/wacrm/wacrm/shared/storage/storagetest"
 )
 
 // The walk: every /v1 route, called with acme's ids by u-eve (admin of org
@@ -30,7 +32,7 @@ const (
 	walkCreate                   // 201 in eve's org; acme cannot see it
 	walkInvalid                  // 400 invalid: an acme id eve named in a body or cursor means nothing in her org
 	walkRefused                  // 422: a proof acme used (an Embedded Signup code) proves nothing for eve
-	walkOwn                      // 200 with her own org's object (a singleton such as the settings); acme's stays
+	walkOwn                      // 2xx with her own org's object (a singleton: the settings, the billing); acme's stays
 )
 
 type walkRow struct {
@@ -47,6 +49,7 @@ type walkFixture struct {
 	conv, conv2, rec, canned, view, integ, cursor string
 	upload                                        string // acme's attachment, uploaded and ready
 	signupCode                                    string // acme's Embedded Signup code, spent
+	ledgerCursor                                  string
 	eveConv, eveRec                               string
 	secrets                                       []string // strings that identify acme's data
 }
@@ -107,6 +110,12 @@ func newWalkFixture(t *testing.T, h *harness) walkFixture {
 	if s := h.do("u-admin", "PATCH", "/v1/settings", map[string]any{"timeZone": "Asia/Tokyo"}, nil); s != http.StatusOK {
 		t.Fatalf("acme settings: %d", s)
 	}
+	storagetest.Fund(t, h.App.Store, "acme", 1) // a second ledger entry, so the first page has a cursor
+	var ledger struct{ Cursor string }
+	if s := h.do("u-admin", "GET", "/v1/billing/ledger?limit=1", nil, &ledger); s != http.StatusOK || ledger.Cursor == "" {
+		t.Fatalf("acme ledger: %d %+v", s, ledger)
+	}
+	f.ledgerCursor = ledger.Cursor
 
 	// Eve's org has a number and a customer of its own, so its lists are
 	// not trivially empty and body ids can be tried on eve's objects.
@@ -198,6 +207,15 @@ func walkRows(f walkFixture) []walkRow {
 
 		{route: "GET /v1/settings", path: "/v1/settings", kind: walkOwn},
 		{route: "PATCH /v1/settings", path: "/v1/settings", body: map[string]any{"timeZone": "Europe/Lisbon"}, kind: walkOwn, admin: true},
+		{route: "GET /v1/billing", path: "/v1/billing", kind: walkOwn},
+		{route: "PATCH /v1/billing", path: "/v1/billing", body: map[string]any{"model": "message"}, kind: walkOwn, admin: true},
+		{route: "GET /v1/billing/rates", path: "/v1/billing/rates", kind: walkOwn, admin: true},
+		{route: "GET /v1/billing/ledger", path: "/v1/billing/ledger", kind: walkList, admin: true},
+		{route: "GET /v1/billing/ledger", path: "/v1/billing/ledger?cursor=" + f.ledgerCursor, kind: walkInvalid, admin: true},
+		{route: "GET /v1/billing/usage", path: "/v1/billing/usage?from=2026-11-01&to=2026-12-01", kind: walkList, admin: true},
+		{route: "POST /v1/billing/purchases", path: "/v1/billing/purchases", body: map[string]any{"credits": 100_000, "paymentMethod": "pm_card_visa"},
+			kind: walkOwn, admin: true},
+		{route: "PUT /v1/billing/auto-recharge", path: "/v1/billing/auto-recharge", body: map[string]any{"enabled": false}, kind: walkOwn, admin: true},
 	}
 }
 
@@ -248,8 +266,8 @@ func TestWalk(t *testing.T) {
 					t.Errorf("u-eve %s %s: %d %s, want 200 and a page", method, r.path, status, body)
 				}
 			case walkOwn:
-				if status != http.StatusOK {
-					t.Errorf("u-eve %s %s: %d %s, want 200 with her org's own", method, r.path, status, body)
+				if status/100 != 2 {
+					t.Errorf("u-eve %s %s: %d %s, want 2xx with her org's own", method, r.path, status, body)
 				}
 			case walkCreate:
 				var created struct {
@@ -366,6 +384,14 @@ func TestWalk(t *testing.T) {
 		var settings struct{ TimeZone string }
 		if s := h.do("u-sam", "GET", "/v1/settings", nil, &settings); s != http.StatusOK || settings.TimeZone != "Asia/Tokyo" {
 			t.Errorf("acme settings: %d %+v", s, settings)
+		}
+		h.Payments.Wait() // eve's purchase is credited to her org, never acme's
+		var bill struct {
+			Balance billing.Credits
+			Model   string
+		}
+		if s := h.do("u-sam", "GET", "/v1/billing", nil, &bill); s != http.StatusOK || bill.Balance != harnessCredits+1 || bill.Model != "conversation" {
+			t.Errorf("acme billing: %d %+v, want %d credits in the conversation model", s, bill, harnessCredits+1)
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/records"
 )
 
@@ -88,6 +89,9 @@ type Conversation struct {
 	AnsweredBy      string     `json:"answeredBy,omitempty"`
 	AnsweredAt      *time.Time `json:"answeredAt,omitempty"`
 	UnreadCount     int        `json:"unreadCount"`
+	// PaidUntil is when the 24-hour conversation already paid for ends
+	// (the conversation pricing model): replies before it cost nothing.
+	PaidUntil *time.Time `json:"paidUntil,omitempty"`
 
 	CreatedAt time.Time `json:"createdAt"`
 }
@@ -127,6 +131,7 @@ type Message struct {
 	Content   json.RawMessage `json:"content,omitempty"` // the type-specific part as WhatsApp sent it
 	Errors    []MessageError  `json:"errors,omitempty"`  // why it failed
 	Pricing   *Pricing        `json:"pricing,omitempty"` // from status webhooks
+	Charge    *billing.Charge `json:"charge,omitempty"`  // what the org paid for it, beside Meta's pricing
 	SentBy    string          `json:"sentBy,omitempty"`  // CRM user who sent an outbound message
 	Delivered *time.Time      `json:"deliveredAt,omitempty"`
 	Read      *time.Time      `json:"readAt,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,8 @@ import (
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
 	"github.com/wacrm/wacrm/shared/metasim"
+	"github.com/wacrm/wacrm/shared/payments/localpay"
+	"github.com/wacrm/wacrm/shared/payments/stripepay"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/whatsapp"
@@ -207,6 +210,8 @@ type Stack struct {
 	// Sim is Meta's stand-in: the Graph API the send path calls (under
 	// /graph/) and the customer's side (under /_sim/).
 	Sim *metasim.Sim
+	// Payments is Stripe's stand-in (test cards, signed events).
+	Payments *localpay.Provider
 
 	ln        net.Listener
 	srv       *http.Server
@@ -323,11 +328,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	if err != nil {
 		return nil, err
 	}
+	// Payments: the stand-in plays Stripe's test cards and posts the signed
+	// events to this stack's payment webhook, as Stripe would.
+	paymentSecret, err := secretFile(filepath.Join(cfg.DataDir, "payment-webhook-secret"))
+	if err != nil {
+		return nil, err
+	}
+	payEvents := stripepay.Events{Secret: "whsec_" + hex.EncodeToString(paymentSecret)}
+	st.Payments = &localpay.Provider{WebhookURL: base + "/billing/stripe/webhook", Secret: payEvents.Secret, Log: log}
+	rates, err := app.LoadRates(ctx, blobs)
+	if err != nil {
+		return nil, err
+	}
 	st.App = app.New(app.Adapters{
 		Table: tbl, Blobs: blobs, Inbound: inbound, Outbound: outbound, Media: mediaQueue, Secrets: vault,
 		Graph:   &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
 		MetaApp: integration.StaticApp{ID: or(cfg.MetaAppID, metasim.DefaultAppID), Secret: cfg.AppSecret},
-		Log:     log, Now: cfg.Now,
+		Rates:   rates, Payments: st.Payments,
+		Log: log, Now: cfg.Now,
 	})
 	st.Issuer = &auth.HMACIssuer{Issuer: base, Audience: "wacrm-local", Key: key}
 
@@ -361,6 +379,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", st.App.Webhook([]byte(cfg.AppSecret), cfg.VerifyToken))
+	mux.Handle("POST /billing/stripe/webhook", st.App.PaymentWebhook(payEvents))
 	api := st.App.API(st.Issuer).Handler()
 	mux.Handle("/v1/", api)
 	mux.Handle("GET /openapi.json", api) // as on AWS, where the gateway routes it to the api function
@@ -482,6 +501,9 @@ func (st *Stack) redrive(w http.ResponseWriter, r *http.Request) {
 // closes the state files.
 func (st *Stack) Close() error {
 	var errs []error
+	if st.Payments != nil {
+		st.Payments.Wait() // payment events in flight reach the webhook before it goes
+	}
 	if st.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, st.srv.Shutdown(ctx))

@@ -100,6 +100,7 @@ func TestReplyEndToEnd(t *testing.T) {
 	})
 	user, admin := st.Info.Tokens["user"], st.Info.Tokens["admin"]
 	const customer = "15557654321"
+	buyCredits(t, st, admin, 100_000, "pm_card_visa") // replies are paid for
 
 	// The customer writes, through the simulator's own endpoint.
 	var sent struct {

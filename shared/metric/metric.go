@@ -57,6 +57,18 @@ const (
 	// Inbound media that will never be copied (too large, checksum
 	// mismatch, expired at Meta, token refused).
 	MediaRefused Name = "media_refused"
+	// An org's balance fell below its auto-recharge minimum.
+	BillingLowBalance Name = "billing_low_balance"
+	// A recharge the card declined: retried later, then turned off.
+	BillingRechargeDeclined Name = "billing_recharge_declined"
+	// Auto-recharge turned itself off after repeated declines.
+	BillingAutoRechargeOff Name = "billing_auto_recharge_off"
+	// A POST /billing/stripe/webhook whose Stripe-Signature does not verify.
+	PaymentSignatureRefused Name = "payment_signature_refused"
+	// A signed payment event that cannot be read, kept under malformed/.
+	PaymentEventUnreadable Name = "payment_event_unreadable"
+	// The local payment stand-in gave up posting an event.
+	PaymentEventUndelivered Name = "payment_event_undelivered"
 )
 
 // Attr is the log attribute that counts one n.

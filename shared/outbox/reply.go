@@ -14,6 +14,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/canned"
 	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/inbox"
@@ -43,11 +44,13 @@ type ReplyStore interface {
 	// and the hash of the request that stored it; apperr.NotFound when
 	// the key is unused (or expired).
 	OutboundByIdempotencyKey(ctx context.Context, org, user, key string) (msg *inbox.Message, requestHash string, err error)
-	// PutOutbound stores msg and folds it into its conversation with
+	// PutCharged stores msg and folds it into its conversation with
 	// apply, atomically, keeping requestHash with idemKey. When idemKey
 	// was used already it stores nothing and returns the earlier message
 	// and its request's hash.
-	PutOutbound(ctx context.Context, msg *inbox.Message, idemKey, requestHash string, apply func(*inbox.Conversation) error) (stored *inbox.Message, storedHash string, err error)
+	// charge (nil: free) debits its price in the same transaction.
+	PutCharged(ctx context.Context, msg *inbox.Message, idemKey, requestHash string, apply func(*inbox.Conversation) error,
+		charge func(*billing.Account, *inbox.Conversation, *inbox.Message) error) (stored *inbox.Message, storedHash string, err error)
 	// FailOutbound marks a message that was never sent as failed.
 	FailOutbound(ctx context.Context, org, conversationID string, ts time.Time, id string, at time.Time, reason inbox.MessageError) error
 }
@@ -87,8 +90,11 @@ type Replies struct {
 	Store  ReplyStore
 	Canned CannedResponses
 	Queue  queue.Sender
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Rates prices replies; each is debited from the org's credits in the
+	// transaction that queues it. Without it replies are free.
+	Rates *billing.RateCard
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // ReasonNotQueued is why a reply the API could not hand to the queue failed.
@@ -100,6 +106,8 @@ const ReasonNotQueued = "The message could not be queued for sending; send it ag
 // again if it is still waiting, since the first enqueue may have failed).
 //
 // Errors: apperr.Invalid (request), apperr.AttachmentsUnavailable,
+// apperr.InsufficientCredits (the balance does not cover the price: nothing
+// stored or queued),
 // apperr.NotFound (conversation or canned response), apperr.Inactive,
 // apperr.NotStarted, apperr.WindowClosed, apperr.MergeFieldsMissing,
 // apperr.IdempotencyKeyReused (the key came with another request); others
@@ -141,7 +149,7 @@ func (s *Replies) Reply(ctx context.Context, p auth.Principal, conversationID st
 		Direction: inbox.Outbound, Type: "text", Text: text, Preview: preview(text),
 		Timestamp: now, Status: inbox.StatusQueued, StatusAt: now, SentBy: p.UserID,
 	}
-	stored, storedHash, err := s.Store.PutOutbound(ctx, m, req.IdempotencyKey, hash, func(c *inbox.Conversation) error {
+	stored, storedHash, err := s.Store.PutCharged(ctx, m, req.IdempotencyKey, hash, func(c *inbox.Conversation) error {
 		// The window only grows with new customer messages, but the check
 		// is cheap and keeps the write honest on its own.
 		if err := checkWindow(c, now); err != nil {
@@ -149,7 +157,7 @@ func (s *Replies) Reply(ctx context.Context, p auth.Principal, conversationID st
 		}
 		c.ApplyReply(p.UserID, m.Preview, now)
 		return nil
-	})
+	}, s.charge(p, now))
 	if err != nil {
 		return nil, false, err
 	}
@@ -170,6 +178,34 @@ func (s *Replies) Reply(ctx context.Context, p auth.Principal, conversationID st
 	}
 	s.log().InfoContext(ctx, "reply queued", "org", p.Org, "conversation", conv.ID, "message", stored.ID, "user", p.UserID)
 	return stored, false, nil
+}
+
+// charge is the debit of a reply by p, or nil when replies are free.
+func (s *Replies) charge(p auth.Principal, now time.Time) func(*billing.Account, *inbox.Conversation, *inbox.Message) error {
+	if s.Rates == nil {
+		return nil
+	}
+	return ChargeReply(s.Rates, p.UserID, now)
+}
+
+// ChargeReply is the charge step of a reply by userID at now: a free-form
+// reply inside the customer service window is a service message, priced by
+// rates for the customer's market and debited from the account; the price
+// is kept on the message and a conversation it opens on the conversation.
+// Its errors (402 insufficient_credits) leave everything unchanged.
+func ChargeReply(rates *billing.RateCard, userID string, now time.Time) func(*billing.Account, *inbox.Conversation, *inbox.Message) error {
+	return func(a *billing.Account, c *inbox.Conversation, m *inbox.Message) error {
+		ch, paidUntil, err := rates.ChargeReply(a, c.Customer.WaID, billing.CategoryService, c.PaidUntil,
+			billing.Entry{ConversationID: c.ID, MessageID: m.ID, UserID: userID}, now)
+		if err != nil {
+			return err
+		}
+		m.Charge = ch
+		if paidUntil != nil {
+			c.PaidUntil = paidUntil
+		}
+		return nil
+	}
 }
 
 func (s *Replies) replay(ctx context.Context, prev *inbox.Message, prevHash, hash string) (*inbox.Message, bool, error) {

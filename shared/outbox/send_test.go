@@ -135,6 +135,7 @@ func newRig(t *testing.T) *rig {
 	if err := r.app.Store.CreateIntegration(context.Background(), r.integ); err != nil {
 		t.Fatal(err)
 	}
+	storagetest.Fund(t, r.app.Store, "acme", 1_000_000)
 	return r
 }
 

@@ -42,6 +42,14 @@ type messageItem struct {
 	Sending *inbox.SendAttempt `json:"sending,omitempty"`
 }
 
+// indexBilled lists an outbound message under its org's billed messages
+// once Meta reported its pricing, for the usage report.
+func (it *messageItem) indexBilled() {
+	if it.Direction == inbox.Outbound && it.Pricing != nil && it.GSI1PK == "" {
+		it.GSI1PK, it.GSI1SK = billedPK(it.Org), tkey(it.Timestamp)+"#"+it.ID
+	}
+}
+
 func newMessageItem(m *inbox.Message) *messageItem {
 	it := &messageItem{Message: *m}
 	it.PK, it.SK = messagesPK(m.Org, m.ConversationID), messageSK(m.Timestamp, m.ID)
@@ -182,6 +190,7 @@ func (s *Store) applyByRef(ctx context.Context, org string, ref inbox.MessageRef
 		if !changed && len(extra) == 0 {
 			return nil, errUnchanged
 		}
+		it.indexBilled()
 		return extra, nil
 	})
 	switch {
@@ -212,6 +221,7 @@ func (s *Store) applyByWamid(ctx context.Context, org string, u inbox.StatusUpda
 		if !it.ApplyStatus(u) {
 			return nil, errUnchanged
 		}
+		it.indexBilled()
 		return nil, nil
 	})
 	if errors.Is(err, errUnchanged) {

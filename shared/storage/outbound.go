@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/table"
 )
@@ -37,23 +38,61 @@ type idempotencyItem struct {
 // apperr.NotFound; apply's errors are returned as they are, with nothing
 // stored.
 func (s *Store) PutOutbound(ctx context.Context, msg *inbox.Message, idemKey, requestHash string, apply func(*inbox.Conversation) error) (*inbox.Message, string, error) {
-	mi := newMessageItem(msg)
-	var extra []table.Op
+	return s.PutCharged(ctx, msg, idemKey, requestHash, apply, nil)
+}
+
+// PutCharged is PutOutbound with a charge: charge sees the org's account
+// (read for this attempt), the conversation as apply left it, and the
+// message, and may debit the account (see outbox.ChargeReply). The account
+// and its ledger entries are written in the same transaction as the
+// message, so a reply is queued if and only if it was paid for. charge's
+// errors (billing's 402) are returned as they are, nothing stored.
+func (s *Store) PutCharged(ctx context.Context, msg *inbox.Message, idemKey, requestHash string, apply func(*inbox.Conversation) error,
+	charge func(*billing.Account, *inbox.Conversation, *inbox.Message) error) (*inbox.Message, string, error) {
+	var idem *idempotencyItem
 	if idemKey != "" {
-		idem := &idempotencyItem{MessageKey: table.Key{PK: mi.PK, SK: mi.SK}, RequestHash: requestHash}
+		idem = &idempotencyItem{MessageKey: outboundKey(msg.Org, msg.ConversationID, msg.Timestamp, msg.ID), RequestHash: requestHash}
 		k := idempotencyKey(msg.Org, msg.SentBy, idemKey)
 		idem.PK, idem.SK, idem.TTL = k.PK, k.SK, expiresIn(idempotencyTTL)
-		extra = append(extra, table.Op{Put: idem, Cond: table.NotExists()})
+	}
+	const idemOp = 2 // after the conversation (0) and the message (1)
+	turn := ""
+	if charge != nil {
+		turn = msg.Org
 	}
 	var conv conversationItem
-	err := s.update(ctx, conversationKey(msg.Org, msg.ConversationID), &conv, false, func(bool) ([]table.Op, error) {
-		if err := apply(&conv.Conversation); err != nil {
-			return nil, err
+	err := s.contended(ctx, turn, "put outbound", func() error {
+		accountOp := -1
+		err := s.update(ctx, conversationKey(msg.Org, msg.ConversationID), &conv, false, func(bool) ([]table.Op, error) {
+			if err := apply(&conv.Conversation); err != nil {
+				return nil, err
+			}
+			var acctOps []table.Op
+			if charge != nil {
+				var err error
+				acctOps, err = s.chargeOps(ctx, msg.Org, func(a *billing.Account) error {
+					return charge(a, &conv.Conversation, msg)
+				})
+				if err != nil {
+					return nil, err
+				}
+			}
+			conv.index()
+			ops := []table.Op{{Put: newMessageItem(msg), Cond: table.NotExists()}}
+			if idem != nil {
+				ops = append(ops, table.Op{Put: idem, Cond: table.NotExists()})
+			}
+			if len(acctOps) > 0 {
+				accountOp = len(ops) + 1
+			}
+			return append(ops, acctOps...), nil
+		})
+		if accountOp > 0 && table.FailedOp(err) == accountOp {
+			return errAccountMoved
 		}
-		conv.index()
-		return append([]table.Op{{Put: mi, Cond: table.NotExists()}}, extra...), nil
+		return err
 	})
-	if table.FailedOp(err) == 2 { // the idempotency key was used before
+	if idem != nil && table.FailedOp(err) == idemOp { // the idempotency key was used before
 		prev, prevHash, gerr := s.OutboundByIdempotencyKey(ctx, msg.Org, msg.SentBy, idemKey)
 		if gerr != nil {
 			return nil, "", fmt.Errorf("read earlier reply: %w", gerr)
@@ -138,6 +177,7 @@ func (s *Store) RecordSent(ctx context.Context, org, conversationID string, ts t
 		if !changed && it.Sending == nil && len(route) == 0 {
 			return nil, errUnchanged
 		}
+		it.indexBilled()
 		it.Sending = nil
 		return route, nil
 	})

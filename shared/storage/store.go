@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
@@ -18,6 +19,8 @@ import (
 type Store struct {
 	t   table.Table
 	now func() time.Time
+	// accounts holds a lock per org: see contended.
+	accounts sync.Map
 }
 
 // New returns a Store on t.

@@ -42,6 +42,7 @@ import (
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/records"
 	"github.com/wacrm/wacrm/shared/storage"
+	"github.com/wacrm/wacrm/shared/storage/storagetest"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
@@ -75,6 +76,7 @@ const (
 	secondWABAID        = "102290129340398"
 
 	webhookSecretARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:wacrm/functest/webhook-AbCdEf"
+	stripeSecretARN  = "arn:aws:secretsmanager:us-east-1:000000000000:secret:wacrm/functest/stripe-AbCdEf"
 	tokenPrefix      = "wacrm/functest/tokens/"
 	bucket           = "wacrm-functest"
 
@@ -105,8 +107,8 @@ var functions = []function{
 	},
 	{
 		name:     "api",
-		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix, awsapp.EnvOrgClaim, awsapp.EnvGroupsClaim, awsapp.EnvGraphBaseURL},
-		required: []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix},
+		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix, awsapp.EnvOrgClaim, awsapp.EnvGroupsClaim, awsapp.EnvGraphBaseURL, awsapp.EnvStripeSecret},
+		required: []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvOutboundQueue, awsapp.EnvTokenPrefix, awsapp.EnvStripeSecret},
 	},
 	{
 		name:     "send",
@@ -336,6 +338,7 @@ func newStack(t *testing.T) *stack {
 	s.secrets, secretsURL = newFakeSecrets(t, region, map[string]string{
 		webhookSecretARN:            fmt.Sprintf(`{"appSecret":%q,"verifyToken":%q}`, appSecret, verifyToken),
 		tokenPrefix + integrationID: accessToken,
+		stripeSecretARN:             `{"secretKey":"sk_test_functest","webhookSecret":"whsec_functest"}`,
 	})
 	s.graph, graphURL = newFakeGraph(t, accessToken)
 	s.graph.owned.token, s.graph.owned.wabaID, s.graph.owned.phoneNumberID = secondAccessToken, secondWABAID, secondPhoneNumberID
@@ -357,6 +360,7 @@ func newStack(t *testing.T) *stack {
 		awsapp.EnvGraphBaseURL:  graphURL,
 		awsapp.EnvOrgClaim:      "custom:org",
 		awsapp.EnvGroupsClaim:   "cognito:groups",
+		awsapp.EnvStripeSecret:  stripeSecretARN,
 	}
 
 	now := time.Now().UTC()
@@ -372,6 +376,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatalf("seed integration: %v", err)
 	}
+	storagetest.Fund(t, s.store, org, 10_000_000) // replies are paid for
 	s.figs.inits = map[string][]time.Duration{}
 	return s
 }

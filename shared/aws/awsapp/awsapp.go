@@ -30,6 +30,7 @@ import (
 	"github.com/wacrm/wacrm/shared/aws/secretsmanager"
 	"github.com/wacrm/wacrm/shared/aws/sqs"
 	"github.com/wacrm/wacrm/shared/httpapi"
+	"github.com/wacrm/wacrm/shared/payments/stripepay"
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
@@ -47,6 +48,7 @@ const (
 	EnvGroupsClaim   = "WACRM_GROUPS_CLAIM"
 	EnvRolesClaim    = "WACRM_ROLES_CLAIM"
 	EnvMetaAppID     = "WACRM_META_APP_ID" // Meta app id for Embedded Signup; its secret is the webhook secret's appSecret
+	EnvStripeSecret  = "WACRM_STRIPE_SECRET_ARN"
 	DefaultGraphURL  = "https://graph.facebook.com/v23.0"
 )
 
@@ -238,6 +240,45 @@ func (m *MetaApp) Credentials(ctx context.Context) (string, string, error) {
 		return "", "", fmt.Errorf("meta app secret: %w", err)
 	}
 	return m.ID, ws.AppSecret, nil
+}
+
+// StripeSecret is the Stripe API key and the webhook endpoint's signing
+// secret, kept in one secret.
+type StripeSecret struct {
+	SecretKey     string `json:"secretKey"`
+	WebhookSecret string `json:"webhookSecret"`
+}
+
+// LoadStripeSecret reads and checks the Stripe secret.
+func (c *Clients) LoadStripeSecret(ctx context.Context, arn string) (StripeSecret, error) {
+	var ss StripeSecret
+	out, err := c.Secrets.GetSecretValue(ctx, &awssecrets.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return ss, fmt.Errorf("read stripe secret %s: %w", arn, err)
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &ss); err != nil {
+		return ss, fmt.Errorf("stripe secret %s is not JSON {secretKey, webhookSecret}: %w", arn, err)
+	}
+	if ss.SecretKey == "" || ss.WebhookSecret == "" {
+		return ss, errors.New("stripe secret needs both secretKey and webhookSecret")
+	}
+	return ss, nil
+}
+
+// Billing adds the payment provider (Stripe, keys from the secret at
+// WACRM_STRIPE_SECRET_ARN) and the rate card (the bucket's
+// config/ratecard.json, else the shipped sample) to a, and returns the
+// verifier of Stripe's webhook events.
+func (c *Clients) Billing(ctx context.Context, env Env, a *app.Adapters) (stripepay.Events, error) {
+	ss, err := c.LoadStripeSecret(ctx, env[EnvStripeSecret])
+	if err != nil {
+		return stripepay.Events{}, err
+	}
+	a.Payments = stripepay.New(stripepay.NewClient(ss.SecretKey, "", &http.Client{Timeout: 20 * time.Second}))
+	if a.Rates, err = app.LoadRates(ctx, a.Blobs); err != nil {
+		return stripepay.Events{}, err
+	}
+	return stripepay.Events{Secret: ss.WebhookSecret}, nil
 }
 
 // Claims names the token claims from the environment.

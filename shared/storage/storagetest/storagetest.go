@@ -4,9 +4,12 @@
 package storagetest
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/local/boltstore"
 	"github.com/wacrm/wacrm/shared/storage"
 	"github.com/wacrm/wacrm/shared/table"
@@ -37,5 +40,18 @@ func ForEachTable(t *testing.T, fn func(t *testing.T, s *storage.Store)) {
 		t.Run(name, func(t *testing.T) {
 			fn(t, storage.New(Tables(t)[name](t)))
 		})
+	}
+}
+
+// Fund credits org with an adjustment, as an operator would, so tests of
+// other things can reply (replies are paid for).
+func Fund(t testing.TB, s *storage.Store, org string, c billing.Credits) {
+	t.Helper()
+	_, err := s.UpdateAccount(context.Background(), org, func(a *billing.Account) error {
+		_, err := a.Credit(billing.KindAdjustment, c, billing.Entry{Reason: "test funds"}, time.Now())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
