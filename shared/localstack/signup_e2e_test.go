@@ -61,6 +61,7 @@ func TestSignupEndToEnd(t *testing.T) {
 		t.Fatalf("customer writes to the new number: %d", s)
 	}
 	convID := waitForConversation(t, st, user)
+	buyCredits(t, st, admin, 100_000, "pm_card_visa") // replies are paid for
 	reply := func(st *localstack.Stack, key, text string) {
 		t.Helper()
 		if s := call(t, "POST", st.Info.APIURL+"/conversations/"+convID+"/messages", st.Info.Tokens["user"], map[string]any{"text": text}, nil, "Idempotency-Key", key); s != http.StatusAccepted {

@@ -181,6 +181,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 // person's pause between two commands gives the stack.
 func waitIdle(t *testing.T, st *localstack.Stack) {
 	t.Helper()
+	st.Payments.Wait() // payment events on their way to the webhook
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(st.Info.SimulatorURL + "/debug/queues")
