@@ -285,3 +285,14 @@ func CheckPurchase(c Credits) error {
 	}
 	return nil
 }
+
+// RechargeDue says whether a change of an account, from old (nil: it did
+// not exist) to new, made a recharge due: the crossing it marked, once.
+// Later changes that keep the same crossing due say nothing, so a stream
+// consumer triggers one recharge per crossing however many charges follow.
+func RechargeDue(old, new *Account) (crossing int64, due bool) {
+	if new == nil || new.Auto.Due == 0 || (old != nil && old.Auto.Due == new.Auto.Due) {
+		return 0, false
+	}
+	return new.Auto.Due, true
+}

@@ -65,3 +65,75 @@ func Audit(a *Account, entries []Entry) []string {
 	}
 	return problems
 }
+
+// Reply is an outbound message as reconciling sees it.
+type Reply struct {
+	ConversationID string
+	MessageID      string
+	Failed         bool
+	Charge         *Charge
+}
+
+// Reconciliation is what Reconcile found.
+type Reconciliation struct {
+	Balance  Credits
+	Entries  int
+	Replies  int
+	Problems []string // money wrong: the ledger, or a charge or refund without its counterpart
+	// ChargesWithoutMessages are ledger entries (seq) that charge a
+	// message that is not stored.
+	ChargesWithoutMessages []int64
+	// MessagesWithoutCharges are replies stored without a charge (sent
+	// before billing, or by a path that skipped it).
+	MessagesWithoutCharges []string
+	// RefundsDue are failed replies whose charge was not given back yet
+	// (the refund follows the failure on the change stream).
+	RefundsDue []string
+}
+
+// Reconcile audits an account (see Audit) and matches its ledger with the
+// org's stored replies, both ways.
+func Reconcile(a *Account, entries []Entry, replies []Reply) Reconciliation {
+	r := Reconciliation{Balance: a.Balance, Entries: len(entries), Replies: len(replies), Problems: Audit(a, entries)}
+	charges, refunds := map[string]Entry{}, map[string]Entry{}
+	for _, e := range entries {
+		switch e.Kind {
+		case KindCharge:
+			charges[e.MessageID] = e
+		case KindRefund:
+			refunds[e.MessageID] = e
+		}
+	}
+	stored := map[string]bool{}
+	for _, m := range replies {
+		stored[m.MessageID] = true
+		c := m.Charge
+		switch {
+		case c == nil:
+			r.MessagesWithoutCharges = append(r.MessagesWithoutCharges, m.ConversationID+"/"+m.MessageID)
+			continue
+		case c.Credits > 0 && charges[m.MessageID].Seq == 0:
+			r.Problems = append(r.Problems, fmt.Sprintf("message %s carries a charge of %d credits that is not in the ledger", m.MessageID, c.Credits))
+		case c.Credits > 0 && -charges[m.MessageID].Amount != c.Credits:
+			r.Problems = append(r.Problems, fmt.Sprintf("message %s was charged %d credits, its ledger entry says %d", m.MessageID, c.Credits, -charges[m.MessageID].Amount))
+		}
+		_, refunded := refunds[m.MessageID]
+		switch {
+		case c.Refunded && !refunded:
+			r.Problems = append(r.Problems, fmt.Sprintf("message %s is marked refunded but the ledger holds no refund", m.MessageID))
+		case !c.Refunded && refunded:
+			r.Problems = append(r.Problems, fmt.Sprintf("the ledger refunds message %s, which is not marked refunded", m.MessageID))
+		case m.Failed && c.Credits > 0 && !c.Refunded:
+			r.RefundsDue = append(r.RefundsDue, m.ConversationID+"/"+m.MessageID)
+		}
+	}
+	for id, e := range charges {
+		if !stored[id] {
+			r.ChargesWithoutMessages = append(r.ChargesWithoutMessages, e.Seq)
+		}
+	}
+	sort.Slice(r.ChargesWithoutMessages, func(i, j int) bool { return r.ChargesWithoutMessages[i] < r.ChargesWithoutMessages[j] })
+	sort.Strings(r.MessagesWithoutCharges)
+	sort.Strings(r.RefundsDue)
+	return r
+}

@@ -161,3 +161,25 @@ func TestDeclinedRechargeRetriesThenTurnsOff(t *testing.T) {
 		t.Fatal("a disabled auto-recharge was triggered")
 	}
 }
+
+func TestRechargeDueOncePerCrossing(t *testing.T) {
+	a := &Account{Org: "o", Balance: 1000, Card: &Card{PaymentMethodID: "pm"}}
+	_ = a.SetAuto(true, 500, MinPurchase)
+	var triggers []int64
+	prev := *a
+	for range 10 { // 1000 -> 0 in steps of 100: crosses once, at 400
+		if _, err := a.Debit(100, Entry{}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := RechargeDue(&prev, a); ok {
+			triggers = append(triggers, n)
+		}
+		prev = *a
+	}
+	if len(triggers) != 1 || triggers[0] != 1 {
+		t.Fatalf("triggers %v, want one for crossing 1", triggers)
+	}
+	if _, ok := RechargeDue(nil, &Account{}); ok {
+		t.Error("a new account without a crossing triggered")
+	}
+}

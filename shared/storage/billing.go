@@ -396,3 +396,49 @@ func (s *Store) WholeLedger(ctx context.Context, org string) ([]billing.Entry, e
 	})
 	return out, err
 }
+
+// Reconcile audits org's billing against its stored replies (see
+// billing.Reconcile): the account, the whole ledger, and every outbound
+// message of every conversation, read a page at a time. It is for the
+// audit command, not a request path: its reads grow with the org.
+func (s *Store) Reconcile(ctx context.Context, org string) (billing.Reconciliation, error) {
+	acct, err := s.Account(ctx, org)
+	if err != nil {
+		return billing.Reconciliation{}, err
+	}
+	entries, err := s.WholeLedger(ctx, org)
+	if err != nil {
+		return billing.Reconciliation{}, err
+	}
+	var replies []billing.Reply
+	convCursor := ""
+	for {
+		convs, next, err := s.Conversations(ctx, org, inbox.Filter{Limit: 100, Cursor: convCursor}, s.now())
+		if err != nil {
+			return billing.Reconciliation{}, err
+		}
+		for _, c := range convs {
+			msgCursor := ""
+			for {
+				msgs, nextMsgs, err := s.Messages(ctx, org, c.ID, msgCursor, 100)
+				if err != nil {
+					return billing.Reconciliation{}, err
+				}
+				for _, m := range msgs {
+					if m.Direction == inbox.Outbound {
+						replies = append(replies, billing.Reply{ConversationID: c.ID, MessageID: m.ID, Failed: m.Status == inbox.StatusFailed, Charge: m.Charge})
+					}
+				}
+				if nextMsgs == "" {
+					break
+				}
+				msgCursor = nextMsgs
+			}
+		}
+		if next == "" {
+			break
+		}
+		convCursor = next
+	}
+	return billing.Reconcile(acct, entries, replies), nil
+}

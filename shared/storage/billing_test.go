@@ -333,3 +333,38 @@ func TestChargedReplyWriteUnits(t *testing.T) {
 			charged-free, inside, free)
 	}
 }
+
+// The audit on both tables: a charged reply, a failed one refunded, a
+// failed one waiting for its refund, and a reply from before billing.
+func TestReconcile(t *testing.T) {
+	storagetest.ForEachTable(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		inboundConversation(t, s, "acme", "c1")
+		inboundConversation(t, s, "acme", "c2")
+		storagetest.Fund(t, s, "acme", 100_000)
+		at := outNow.Add(time.Minute)
+		for i, conv := range []string{"c1", "c2"} {
+			m := outboundMessage("acme", conv, fmt.Sprintf("m%d", i), at)
+			if _, _, err := s.PutCharged(ctx, m, "", "", applyReply(at), outbox.ChargeReply(card, "u1", at)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.FailOutbound(ctx, "acme", conv, at, m.ID, at, inbox.MessageError{Title: "Undeliverable"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.RefundMessage(ctx, "acme", "c1", at, "m0", at); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.PutOutbound(ctx, outboundMessage("acme", "c1", "old", at.Add(time.Second)), "", "", applyReply(at)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Reconcile(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Problems) != 0 || len(r.ChargesWithoutMessages) != 0 || r.Replies != 3 || r.Entries != 4 ||
+			fmt.Sprint(r.RefundsDue) != "[c2/m1]" || fmt.Sprint(r.MessagesWithoutCharges) != "[c1/old]" {
+			t.Fatalf("reconciliation %+v", r)
+		}
+	})
+}
