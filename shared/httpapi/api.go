@@ -57,8 +57,8 @@ type API struct {
 	Integrations  IntegrationService
 	Settings      SettingsStore // the org's settings (its time zone); none: UTC for all
 	Billing       BillingService
-	Blobs         BlobLinker    // download URLs of media copies; none without it
-	Uploads       UploadStore   // files uploaded from the computer; 503 without it or UploadBlobs
+	Blobs         BlobLinker  // download URLs of media copies; none without it
+	Uploads       UploadStore // files uploaded from the computer; 503 without it or UploadBlobs
 	UploadBlobs   UploadBlobs
 	Log           *slog.Logger
 	Now           func() time.Time
