@@ -232,8 +232,11 @@ func (s *stackParts) addTable() {
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
 		TimeToLiveAttribute: jsii.String(table.AttrTTL),
-		DeletionProtection:  jsii.Bool(s.props.Prod),
-		RemovalPolicy:       s.removal,
+		// The change stream (shared/changes): consumers read it instead of a
+		// second write from the request path.
+		Stream:             awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES,
+		DeletionProtection: jsii.Bool(s.props.Prod),
+		RemovalPolicy:      s.removal,
 	})
 	for _, idx := range table.Indexes {
 		s.table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{

@@ -599,6 +599,10 @@ func TestTableMatchesAdapterSchema(t *testing.T) {
 	if got, w := tp["BillingMode"], string(want.BillingMode); got != w {
 		t.Errorf("billing mode: got %v, want %v", got, w)
 	}
+	stream, _ := tp["StreamSpecification"].(map[string]any)
+	if got, w := stream["StreamViewType"], string(want.StreamSpecification.StreamViewType); got != w {
+		t.Errorf("stream: got %v, want %v", got, w)
+	}
 
 	var gotAttrs, wantAttrs []string
 	for _, a := range tp["AttributeDefinitions"].([]any) {

@@ -71,7 +71,7 @@ func toAttr(v any) types.AttributeValue {
 
 // unmarshalItem decodes a DynamoDB item into out, a pointer.
 func unmarshalItem(item map[string]types.AttributeValue, out any) error {
-	doc, err := json.Marshal(fromAttr(&types.AttributeValueMemberM{Value: item}))
+	doc, err := Document(item)
 	if err != nil {
 		return err
 	}
@@ -128,4 +128,12 @@ func decodeElem(item map[string]types.AttributeValue, typ reflect.Type) (reflect
 	}
 	v := reflect.New(typ)
 	return v.Elem(), unmarshalItem(item, v.Interface())
+}
+
+// Document returns an item read from anywhere else (a stream record, a
+// Lambda event) as the JSON object the table port stores and decodes: the
+// same bytes the bolt store keeps, so both change streams hand consumers
+// identical images.
+func Document(item map[string]types.AttributeValue) ([]byte, error) {
+	return json.Marshal(fromAttr(&types.AttributeValueMemberM{Value: item}))
 }

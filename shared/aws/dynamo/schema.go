@@ -23,13 +23,21 @@ const TTLAttribute = table.AttrTTL
 // attributes <name>PK and <name>SK, projecting all attributes.
 var GSIs = table.Indexes
 
-// TableDefinition is the table: on-demand, string keys PK and SK, and the
-// sparse GSIs.
+// StreamView is what the table's stream records carry: both images, so a
+// consumer sees what a write changed (changes.Change Old and New).
+const StreamView = types.StreamViewTypeNewAndOldImages
+
+// TableDefinition is the table: on-demand, string keys PK and SK, the
+// sparse GSIs, and a stream of NEW_AND_OLD_IMAGES (the change stream).
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	in := &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
 		BillingMode: types.BillingModePayPerRequest,
-		KeySchema:   keySchema(table.AttrPK, table.AttrSK),
+		StreamSpecification: &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: StreamView,
+		},
+		KeySchema: keySchema(table.AttrPK, table.AttrSK),
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(table.AttrPK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(table.AttrSK), AttributeType: types.ScalarAttributeTypeS},
@@ -58,7 +66,7 @@ func keySchema(pk, sk string) []types.KeySchemaElement {
 
 // CreateTable creates the table (TableDefinition), waits until it is
 // ACTIVE and enables TTL on TTLAttribute. A table of that name that exists
-// already is kept as it is, and its TTL is still ensured.
+// already is kept as it is, and its stream and TTL are still ensured.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
 	res, err := client.CreateTable(ctx, TableDefinition(name))
 	var inUse *types.ResourceInUseException
@@ -74,6 +82,9 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 		if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &name}, 5*time.Minute); err != nil {
 			return fmt.Errorf("wait for table %s: %w", name, err)
 		}
+	}
+	if err := ensureStream(ctx, client, name); err != nil {
+		return err
 	}
 	ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &name})
 	if err != nil {
@@ -92,6 +103,28 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 	})
 	if err != nil {
 		return fmt.Errorf("enable ttl on %s: %w", name, err)
+	}
+	return nil
+}
+
+// ensureStream turns the stream on for a table created without it.
+func ensureStream(ctx context.Context, client *dynamodb.Client, name string) error {
+	desc, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", name, err)
+	}
+	if spec := desc.Table.StreamSpecification; spec != nil && aws.ToBool(spec.StreamEnabled) {
+		if spec.StreamViewType != StreamView {
+			return fmt.Errorf("table %s streams %s, want %s", name, spec.StreamViewType, StreamView)
+		}
+		return nil
+	}
+	_, err = client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+		TableName:           &name,
+		StreamSpecification: TableDefinition(name).StreamSpecification,
+	})
+	if err != nil {
+		return fmt.Errorf("enable the stream of %s: %w", name, err)
 	}
 	return nil
 }

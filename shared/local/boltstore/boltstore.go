@@ -7,6 +7,13 @@
 // carry both of its keys; bucket "ttl" indexes expiring items by
 // ttl\x00PK\x00SK for the sweeper. Indexes change in the same transaction as
 // their item. Because \x00 separates key parts, keys may not contain it.
+//
+// The table's change stream (changes.Stream) lives in the same file: every
+// write appends its changes to bucket "changes" (key: an 8-byte big-endian
+// sequence number) in the same bolt transaction as the items, so a change
+// exists if and only if its write does. Bucket "positions" holds each
+// consumer's committed sequence number; changes every consumer has passed,
+// and changes older than changes.Retention, are trimmed.
 package boltstore
 
 import (
@@ -26,12 +33,15 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/wacrm/wacrm/shared/changes"
 	"github.com/wacrm/wacrm/shared/table"
 )
 
 var (
-	itemsBucket = []byte("items")
-	ttlBucket   = []byte("ttl")
+	itemsBucket     = []byte("items")
+	ttlBucket       = []byte("ttl")
+	changesBucket   = []byte("changes")
+	positionsBucket = []byte("positions")
 )
 
 // SweepInterval is how often expired items are deleted from the file.
@@ -45,19 +55,27 @@ type Table struct {
 	db   *bolt.DB
 	stop chan struct{}
 	done sync.WaitGroup
+	now  func() time.Time
+
+	mu      sync.Mutex
+	changed chan struct{} // closed (and replaced) after a write that left changes
 }
 
-var _ table.Table = (*Table)(nil)
+var (
+	_ table.Table      = (*Table)(nil)
+	_ changes.Stream   = (*Table)(nil)
+	_ changes.Notifier = (*Table)(nil)
+)
 
 // Open opens or creates the store at path, deletes expired items and
 // starts the ttl sweeper.
-func Open(path string) (*Table, error) {
+func Open(path string, opts ...Option) (*Table, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range append([][]byte{itemsBucket, ttlBucket}, indexBuckets()...) {
+		for _, name := range append([][]byte{itemsBucket, ttlBucket, changesBucket, positionsBucket}, indexBuckets()...) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -68,7 +86,10 @@ func Open(path string) (*Table, error) {
 		db.Close()
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
-	t := &Table{db: db, stop: make(chan struct{})}
+	t := &Table{db: db, stop: make(chan struct{}), now: time.Now, changed: make(chan struct{})}
+	for _, opt := range opts {
+		opt(t)
+	}
 	t.sweep()
 	t.done.Add(1)
 	go t.sweepLoop()
@@ -279,11 +300,14 @@ func (t *Table) Write(ctx context.Context, ops ...table.Op) error {
 		docs[i] = withTTL(keys.TTL, doc)
 	}
 	now := time.Now()
+	var logged int
 	err := t.db.Update(func(tx *bolt.Tx) error {
 		items := tx.Bucket(itemsBucket)
+		olds := make([][]byte, len(ops))
 		for i, op := range ops {
 			key, _ := op.Key()
-			ok, err := holds(op.Cond, liveDoc(items.Get(itemKey(key.PK, key.SK)), now))
+			olds[i] = liveDoc(items.Get(itemKey(key.PK, key.SK)), now)
+			ok, err := holds(op.Cond, olds[i])
 			if err != nil {
 				return fmt.Errorf("write op %d %s: %w", i, key, err)
 			}
@@ -291,19 +315,25 @@ func (t *Table) Write(ctx context.Context, ops ...table.Op) error {
 				return &table.ConditionError{Op: i, Key: key}
 			}
 		}
+		log := changeLog{tx: tx, now: t.now()}
 		for i, op := range ops {
 			key, _ := op.Key()
 			var err error
 			switch {
 			case op.Put != nil:
-				err = put(tx, op.Put.TableKeys(), docs[i])
+				if err = put(tx, op.Put.TableKeys(), docs[i]); err == nil {
+					err = log.put(key, olds[i], docs[i][8:])
+				}
 			case op.Delete != nil:
-				err = remove(tx, key)
+				if err = remove(tx, key); err == nil {
+					err = log.remove(key, olds[i], false)
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("write op %d %s: %w", i, key, err)
 			}
 		}
+		logged = log.n
 		return nil
 	})
 	if err != nil {
@@ -312,6 +342,9 @@ func (t *Table) Write(ctx context.Context, ops ...table.Op) error {
 			return ce
 		}
 		return fmt.Errorf("write %d ops: %w", len(ops), err)
+	}
+	if logged > 0 {
+		t.signal()
 	}
 	return nil
 }
@@ -432,6 +465,7 @@ func (t *Table) Sweep() (int, error) {
 		for k, _ := c.First(); k != nil && table.Expired(int64(binary.BigEndian.Uint64(k[:8])), now); k, _ = c.Next() {
 			expired = append(expired, bytes.Clone(k))
 		}
+		log := changeLog{tx: tx, now: t.now()}
 		for _, k := range expired {
 			item := k[8:]
 			doc := tx.Bucket(itemsBucket).Get(item)
@@ -440,6 +474,10 @@ func (t *Table) Sweep() (int, error) {
 					return err
 				}
 				if err := tx.Bucket(itemsBucket).Delete(item); err != nil {
+					return err
+				}
+				pk, sk, _ := bytes.Cut(item, []byte{0})
+				if err := log.remove(table.Key{PK: string(pk), SK: string(sk)}, doc[8:], true); err != nil {
 					return err
 				}
 				n++
@@ -452,6 +490,9 @@ func (t *Table) Sweep() (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sweep expired items: %w", err)
+	}
+	if n > 0 {
+		t.signal()
 	}
 	return n, nil
 }
@@ -475,6 +516,11 @@ func (t *Table) sweep() {
 		slog.Warn("boltstore: ttl sweep failed", "err", err)
 	} else if n > 0 {
 		slog.Debug("boltstore: ttl sweep", "deleted", n)
+	}
+	if n, err := t.TrimChanges(); err != nil {
+		slog.Warn("boltstore: change log trim failed", "err", err)
+	} else if n > 0 {
+		slog.Debug("boltstore: change log trim", "deleted", n)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/wacrm/wacrm/shared/aws/dynamo"
 )
@@ -21,6 +22,26 @@ import (
 // is skipped, or fails when WACRM_REQUIRE_SERVERS=1.
 func Client(t testing.TB) *dynamodb.Client {
 	t.Helper()
+	return dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint(t)),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+// StreamsClient returns a client for DynamoDB Local's Streams API (the
+// same endpoint), skipping like Client.
+func StreamsClient(t testing.TB) *dynamodbstreams.Client {
+	t.Helper()
+	return dynamodbstreams.New(dynamodbstreams.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint(t)),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+func endpoint(t testing.TB) string {
+	t.Helper()
 	endpoint := os.Getenv("WACRM_TEST_DYNAMODB_ENDPOINT")
 	if endpoint == "" {
 		if os.Getenv("WACRM_REQUIRE_SERVERS") == "1" {
@@ -28,11 +49,7 @@ func Client(t testing.TB) *dynamodb.Client {
 		}
 		t.Skip("WACRM_TEST_DYNAMODB_ENDPOINT not set; run through scripts/testenv/run.sh (make test)")
 	}
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})
+	return endpoint
 }
 
 // NewTable creates a fresh table for the test and deletes it afterwards.
