@@ -11,6 +11,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/blob"
+	"github.com/wacrm/wacrm/shared/changes"
 	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
@@ -18,6 +19,7 @@ import (
 	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/queue"
+	"github.com/wacrm/wacrm/shared/schedule"
 	"github.com/wacrm/wacrm/shared/secrets"
 	"github.com/wacrm/wacrm/shared/storage"
 	"github.com/wacrm/wacrm/shared/table"
@@ -33,6 +35,10 @@ type Adapters struct {
 	Outbound queue.Sender  // replies to send
 	Media    queue.Sender  // inbound media to copy into Blobs
 	Secrets  secrets.Store // WhatsApp access tokens
+	// Schedules sets one-time schedules (EventBridge Scheduler on AWS, the
+	// persisted timer locally); their firings come back through the
+	// schedule queue to ScheduleHandler.
+	Schedules schedule.Scheduler
 	// Graph is the WhatsApp Cloud API: graph.facebook.com on AWS, the
 	// simulator locally.
 	Graph *whatsapp.GraphClient
@@ -87,7 +93,14 @@ type App struct {
 	// Users lets admins add, change, disable and remove users.
 	Users *users.Service
 	// Billing is credits, purchases, auto-recharge and usage.
-	Billing    *billing.Service
+	Billing *billing.Service
+	// Schedules dispatches schedule firings by kind: domain services
+	// register their handlers here (see package schedule).
+	Schedules *schedule.Dispatcher
+	// Consumers follow the table's change stream (see package changes):
+	// the local stack runs each in process; on AWS each is a function fed
+	// by the table's stream. Domain services append theirs in New.
+	Consumers  []changes.Consumer
 	inbound    *queue.ClaimCheck
 	quarantine *httpapi.Quarantine
 	a          Adapters
@@ -136,9 +149,18 @@ func New(a Adapters) *App {
 			Store: store, Graph: graph, Secrets: a.Secrets, Queue: a.Outbound,
 			Log: a.Log, Now: a.Now,
 		},
-		Media: &media.Copier{Store: store, Graph: mediaGraph, Secrets: a.Secrets, Blobs: a.Blobs, Queue: a.Media, Log: a.Log},
-		a:     a,
+		Media:     &media.Copier{Store: store, Graph: mediaGraph, Secrets: a.Secrets, Blobs: a.Blobs, Queue: a.Media, Log: a.Log},
+		Schedules: &schedule.Dispatcher{Log: a.Log},
+		a:         a,
 	}
+}
+
+// ScheduleHandler consumes the schedule queue: each message is a
+// schedule.Firing, handed to the handler registered for its kind. A firing
+// that fails (or that no handler claims) is retried and then kept in the
+// schedule dead-letter queue.
+func (app *App) ScheduleHandler() queue.BatchHandler {
+	return app.Schedules.HandleBatch
 }
 
 // Webhook is the handler for GET/POST /webhook with a secret that never

@@ -26,12 +26,14 @@ import (
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/changes"
 	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/local/boltstore"
 	"github.com/wacrm/wacrm/shared/local/fileblob"
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
+	"github.com/wacrm/wacrm/shared/local/timer"
 	"github.com/wacrm/wacrm/shared/metasim"
 	"github.com/wacrm/wacrm/shared/payments/localpay"
 	"github.com/wacrm/wacrm/shared/payments/stripepay"
@@ -212,6 +214,10 @@ type Stack struct {
 	Sim *metasim.Sim
 	// Payments is Stripe's stand-in (test cards, signed events).
 	Payments *localpay.Provider
+	// Changes runs App.Consumers on the table's change log (in the bolt file).
+	Changes *changes.Runner
+	// Schedules is the persisted timer behind App's schedules.
+	Schedules *timer.Timer
 
 	ln        net.Listener
 	srv       *http.Server
@@ -219,7 +225,9 @@ type Stack struct {
 	consumers sync.WaitGroup // the queue consumers, waited for before the state files close
 	queues    map[string]*memqueue.Queue
 	closers   []func() error
-	done      chan struct{}
+	// the timer and the change consumers, waited for like the queue consumers
+	background sync.WaitGroup
+	done       chan struct{}
 }
 
 // Start opens (or creates) the state under cfg.DataDir, seeds the demo org,
@@ -311,6 +319,37 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 		return nil, err
 	}
 	st.closers = append(st.closers, mediaQueue.Close)
+	scheduleDLQ, err := memqueue.Open("schedule-dlq", memqueue.Options{Path: queues + ".schedule-dlq", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, scheduleDLQ.Close)
+	scheduleQueue, err := memqueue.Open("schedule", memqueue.Options{
+		Path: queues + ".schedule", DeadLetter: scheduleDLQ, VisibilityTimeout: 30 * time.Second,
+		BatchSize: 10, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, scheduleQueue.Close)
+	// EventBridge Scheduler's twin: schedules persist and fire into the
+	// schedule queue, also those that came due while the stack was down.
+	timerOpts := timer.Options{Path: filepath.Join(cfg.DataDir, "timer.db"), Logger: log}
+	if cfg.Now != nil {
+		timerOpts.Now = cfg.Now
+	}
+	st.Schedules, err = timer.Open(scheduleQueue, timerOpts)
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, st.Schedules.Close)
+	// Changes that keep failing in a consumer land here (a copy, never dropped).
+	changesDLQ, err := memqueue.Open("changes-dlq", memqueue.Options{Path: queues + ".changes-dlq", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, changesDLQ.Close)
+	st.Changes = &changes.Runner{Stream: tbl, DeadLetter: changesDLQ, Log: log}
 
 	// Meta's stand-in hosts the configured WABAs (the seeded number and
 	// its token among them), plays Embedded Signup for the Meta app, keeps
@@ -342,9 +381,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	}
 	st.App = app.New(app.Adapters{
 		Table: tbl, Blobs: blobs, Inbound: inbound, Outbound: outbound, Media: mediaQueue, Secrets: vault,
-		Graph:   &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
-		MetaApp: integration.StaticApp{ID: or(cfg.MetaAppID, metasim.DefaultAppID), Secret: cfg.AppSecret},
-		Rates:   rates, Payments: st.Payments,
+		Schedules: st.Schedules,
+		Graph:     &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
+		MetaApp:   integration.StaticApp{ID: or(cfg.MetaAppID, metasim.DefaultAppID), Secret: cfg.AppSecret},
+		Rates:     rates, Payments: st.Payments,
 		Log: log, Now: cfg.Now,
 	})
 	st.Issuer = &auth.HMACIssuer{Issuer: base, Audience: "wacrm-local", Key: key}
@@ -390,7 +430,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	mux.Handle("/", api) // anything else: the API's JSON 404 or 405
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	st.queues = map[string]*memqueue.Queue{"inbound": inbound, "inboundDLQ": inboundDLQ,
-		"outbound": outbound, "outboundDLQ": outboundDLQ, "media": mediaQueue, "mediaDLQ": mediaDLQ}
+		"outbound": outbound, "outboundDLQ": outboundDLQ, "media": mediaQueue, "mediaDLQ": mediaDLQ,
+		"schedule": scheduleQueue, "scheduleDLQ": scheduleDLQ, "changesDLQ": changesDLQ}
 	mux.HandleFunc("GET /debug/queues", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st.QueueStats())
@@ -410,6 +451,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	consume("inbound", inbound, st.App.InboundHandler())
 	consume("outbound", outbound, st.App.OutboundHandler())
 	consume("media", mediaQueue, st.App.MediaHandler())
+	consume("schedule", scheduleQueue, st.App.ScheduleHandler())
+	// The timer and the change consumers use the files closed by Close:
+	// Close waits for them first.
+	st.background.Go(func() { st.Schedules.Run(runCtx) })
+	st.background.Go(func() {
+		if err := st.Changes.Run(runCtx, st.App.Consumers...); err != nil {
+			log.Error("change consumers stopped", "err", err)
+		}
+	})
 	st.srv = &http.Server{
 		Handler:           httpapi.CORS(cfg.CORSOrigins, mux),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -518,6 +568,7 @@ func (st *Stack) Close() error {
 	// Batches under way finish before the queues and the table they write
 	// to are closed under them.
 	st.consumers.Wait()
+	st.background.Wait()
 	for i := len(st.closers) - 1; i >= 0; i-- {
 		errs = append(errs, st.closers[i]())
 	}

@@ -11,12 +11,14 @@ import (
 	"github.com/wacrm/wacrm/shared/whatsapp"
 )
 
+// samplesNumber is the phone number id most samples in events/whatsapp are addressed to.
+const samplesNumber = "106540352242922"
+
 // Every sample body in events/whatsapp, written from Meta's documented
 // format, posted twice each in shuffled order through the running stack's
 // webhook: each message for the seeded number comes out of the API exactly
 // once, in time order; the other number's messages are dropped.
 func TestSampleWebhooksThroughTheStack(t *testing.T) {
-	const samplesNumber = "106540352242922" // the number the samples are addressed to
 	cfg := testConfig(t, t.TempDir())
 	cfg.Integration.PhoneNumberID = samplesNumber
 	st := start(t, cfg)
