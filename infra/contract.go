@@ -7,15 +7,16 @@ package main
 // Function names: `make build` writes dist/<name>.zip holding a linux/arm64
 // executable called bootstrap.
 const (
-	FnWebhook = "webhook" // GET/POST /webhook: verifies Meta's signature, enqueues the raw body
-	FnInbound = "inbound" // consumes the inbound queue: stores messages and statuses
-	FnAPI     = "api"     // ANY /v1/{proxy+} and GET /openapi.json: the CRM API
-	FnSend    = "send"    // consumes the outbound queue: calls the Graph API
-	FnMedia   = "media"   // consumes the media queue: copies inbound media from the Graph API to S3
+	FnWebhook  = "webhook"  // GET/POST /webhook: verifies Meta's signature, enqueues the raw body
+	FnInbound  = "inbound"  // consumes the inbound queue: stores messages and statuses
+	FnAPI      = "api"      // ANY /v1/{proxy+} and GET /openapi.json: the CRM API
+	FnSend     = "send"     // consumes the outbound queue: calls the Graph API
+	FnMedia    = "media"    // consumes the media queue: copies inbound media from the Graph API to S3
+	FnSchedule = "schedule" // consumes the schedule queue: runs one-time schedules' firings
 )
 
 // Functions lists every function this stack deploys; tests write a zip for each.
-var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend, FnMedia}
+var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend, FnMedia, FnSchedule}
 
 // Environment variables the functions read.
 const (
@@ -32,6 +33,12 @@ const (
 	EnvMetaAppID         = "WACRM_META_APP_ID"         // Meta app id for Embedded Signup (its secret is the webhook secret's appSecret)
 	EnvGraphBaseURL      = "WACRM_GRAPH_BASE_URL"      // Graph API base including the version, no trailing slash
 	EnvStripeSecretARN   = "WACRM_STRIPE_SECRET_ARN"   // secret JSON: {"secretKey":"sk_...","webhookSecret":"whsec_..."}
+	// A function that sets one-time schedules (EventBridge Scheduler) gets all five.
+	EnvScheduleGroup    = "WACRM_SCHEDULE_GROUP"     // the stack's schedule group
+	EnvScheduleQueueURL = "WACRM_SCHEDULE_QUEUE_URL" // every schedule's target; due schedules are sent there at once
+	EnvScheduleQueueARN = "WACRM_SCHEDULE_QUEUE_ARN"
+	EnvSchedulerRoleARN = "WACRM_SCHEDULER_ROLE_ARN" // the role EventBridge Scheduler assumes to send to the queue
+	EnvScheduleDLQARN   = "WACRM_SCHEDULE_DLQ_ARN"   // where EventBridge Scheduler puts firings it could not deliver
 )
 
 // The Stripe secret: the API key and the webhook endpoint's signing secret,

@@ -196,7 +196,9 @@ func (s *stackParts) addFunctions() {
 	s.media.queue.GrantSendMessages(media.g.role)
 	media.consume(s.media.queue, mediaBatchSize, 0, mediaMaxConc)
 
-	for _, f := range []deployedFn{webhook, inbound, api, send, media} {
+	schedule := s.addScheduleFunction(common)
+
+	for _, f := range []deployedFn{webhook, inbound, api, send, media, schedule} {
 		s.roleWilds = append(s.roleWilds, f.g)
 	}
 }

@@ -52,7 +52,7 @@ func (s *stackParts) addOperations() {
 	sum := &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}
 	max := &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}
 
-	for _, pair := range []queuePair{s.inbound, s.outbound, s.media} {
+	for _, pair := range []queuePair{s.inbound, s.outbound, s.media, s.schedule} {
 		// For scripts/dlq: show a DLQ, redrive it to its queue.
 		awscdk.NewCfnOutput(s.stack, jsii.String(pair.name+"QueueUrl"), &awscdk.CfnOutputProps{
 			Value: pair.queue.QueueUrl(), Description: jsii.String("The " + strings.ToLower(pair.name) + " queue (redrive target)"),
@@ -70,6 +70,7 @@ func (s *stackParts) addOperations() {
 		s.outbound.queue.MetricApproximateAgeOfOldestMessage(max), outboundMaxAgeS)
 	alarm("MediaAgeAlarm", "Inbound media is not being copied to S3 (oldest job older than 15 minutes)",
 		s.media.queue.MetricApproximateAgeOfOldestMessage(max), mediaMaxAgeS)
+	s.addTriggerAlarms(alarm, sum, max)
 	for _, name := range Functions {
 		fn := s.fns[name]
 		alarm(title(name)+"ErrorsAlarm", "The "+name+" function failed (errors, timeouts or crashes)", fn.MetricErrors(sum), 1)
@@ -122,15 +123,23 @@ func (s *stackParts) addDashboard(alarms []interfacesawscloudwatch.IAlarmRef) {
 		graph("Queue depth",
 			s.inbound.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "inbound")),
 			s.outbound.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "outbound")),
-			s.media.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "media"))),
+			s.media.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "media")),
+			s.schedule.queue.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "schedule"))),
 		graph("Age of oldest message (s)",
 			s.inbound.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "inbound")),
 			s.outbound.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "outbound")),
-			s.media.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "media"))),
+			s.media.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "media")),
+			s.schedule.queue.MetricApproximateAgeOfOldestMessage(opt("Maximum", "schedule"))),
 		graph("Dead-letter queues",
 			s.inbound.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "inbound DLQ")),
 			s.outbound.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "outbound DLQ")),
-			s.media.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "media DLQ"))),
+			s.media.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "media DLQ")),
+			s.schedule.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "schedule DLQ"))),
 	)
 	d.AddWidgets(s.loggedEventsWidget())
+	d.AddWidgets(graph("Schedules",
+		s.scheduleGroup.MetricAttempts(opt("Sum", "invocations")),
+		s.scheduleGroup.MetricTargetErrors(opt("Sum", "target errors")),
+		s.scheduleGroup.MetricSentToDLQ(opt("Sum", "sent to DLQ")),
+		s.scheduleGroup.MetricDropped(opt("Sum", "dropped"))))
 }

@@ -13,9 +13,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -155,21 +157,26 @@ const (
 
 // stackParts are the resources the grants, alarms and outputs refer to.
 type stackParts struct {
-	stack      awscdk.Stack
-	props      WacrmStackProps
-	removal    awscdk.RemovalPolicy
-	table      awsdynamodb.Table
-	bucket     awss3.Bucket
-	inbound    queuePair
-	outbound   queuePair
-	media      queuePair
-	webhookSec awssecretsmanager.Secret
-	stripeSec  awssecretsmanager.Secret
-	tokenARN   *string // every secret under the token prefix
-	fns        map[string]awslambda.Function
-	roleWilds  []*grants // each function role's wildcard grants, for nag.go
-	httpAPI    awsapigatewayv2.HttpApi
-	stage      awsapigatewayv2.HttpStage
+	stack    awscdk.Stack
+	props    WacrmStackProps
+	removal  awscdk.RemovalPolicy
+	table    awsdynamodb.Table
+	bucket   awss3.Bucket
+	inbound  queuePair
+	outbound queuePair
+	media    queuePair
+	// One-time schedules and the table's stream consumers (triggers.go).
+	schedule      queuePair
+	scheduleGroup awsscheduler.ScheduleGroup
+	schedulerRole awsiam.Role
+	streamSources []streamSource
+	webhookSec    awssecretsmanager.Secret
+	stripeSec     awssecretsmanager.Secret
+	tokenARN      *string // every secret under the token prefix
+	fns           map[string]awslambda.Function
+	roleWilds     []*grants // each function role's wildcard grants, for nag.go
+	httpAPI       awsapigatewayv2.HttpApi
+	stage         awsapigatewayv2.HttpStage
 	// Routes without an authorizer, on purpose (nag.go says why).
 	webhookRoutes []awsapigatewayv2.HttpRoute
 	openAPIRoute  awsapigatewayv2.HttpRoute
@@ -207,13 +214,13 @@ func NewWacrmStack(scope constructs.Construct, id string, props *WacrmStackProps
 	s.inbound = s.addQueuePair("Inbound", inboundTimeoutS)
 	s.outbound = s.addQueuePair("Outbound", sendTimeoutS)
 	s.media = s.addQueuePair("Media", mediaTimeoutS)
+	s.addSchedules()
 	s.addSecrets()
 	s.addFunctions()
 	s.addHTTPAPI()
 	s.addFloodLimits()
-	// Not part of this stack yet: the WebSocket API and push
-	// function, EventBridge Scheduler with the schedule function, and
-	// recharge. Each adds: its name to Functions and its environment to
+	// Not part of this stack yet (DESIGN.md §1): the WebSocket API and push
+	// function, and recharge. Each adds: its name to Functions and its environment to
 	// contract.go, an add* method here (queues through addQueuePair), its
 	// role's grants in addFunctions, and its queue pair to the alarm loop in
 	// addOperations (function alarms follow Functions).

@@ -367,6 +367,11 @@ func TestFunctions(t *testing.T) {
 			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvTokenSecretPrefix: "wacrm/Wacrm/tokens/",
 			EnvGraphBaseURL: "https://graph.facebook.com/v23.0", EnvMediaQueueURL: "<MediaQueue>",
 		}},
+		{"ScheduleFunction", 256, 30, map[string]string{
+			EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvScheduleGroup: "wacrm-Wacrm",
+			EnvScheduleQueueURL: "<ScheduleQueue>", EnvScheduleQueueARN: "<ScheduleQueue.Arn>",
+			EnvSchedulerRoleARN: "<SchedulerRole.Arn>", EnvScheduleDLQARN: "<ScheduleDLQ.Arn>",
+		}},
 	}
 	fns := d.ofType("AWS::Lambda::Function")
 	if len(fns) != len(tests) {
@@ -446,6 +451,7 @@ func TestQueuesAndEventSources(t *testing.T) {
 		{"InboundQueue", "InboundFunction", 10, 1, 10, 180},
 		{"OutboundQueue", "SendFunction", 10, 0, 5, 180},
 		{"MediaQueue", "MediaFunction", 5, 0, 5, 360},
+		{"ScheduleQueue", "ScheduleFunction", 10, 0, 5, 180},
 	}
 	mappings := d.ofType("AWS::Lambda::EventSourceMapping")
 	if len(mappings) != len(tests) {
@@ -881,6 +887,7 @@ func TestUserPool(t *testing.T) {
 func TestLeastPrivilege(t *testing.T) {
 	d, _ := stacks(t)
 	tokens := "arn:${Partition}:secretsmanager:${Region}:${AccountId}:secret:wacrm/Wacrm/tokens/*"
+	schedules := "arn:${Partition}:scheduler:${Region}:${AccountId}:schedule/wacrm-Wacrm/*"
 	table := []string{"<Table.Arn>", "<Table.Arn>/index/*"}
 	tableRW := func() map[string][]string {
 		m := map[string][]string{}
@@ -935,6 +942,15 @@ func TestLeastPrivilege(t *testing.T) {
 			"s3:PutObject":                  {"<Bucket.Arn>/media/*"},
 			"secretsmanager:GetSecretValue": {tokens},
 		}),
+		"ScheduleFunctionRoleDefaultPolicy": with(with(with(with(logs("ScheduleFunction"), tableRW()), sendTo("<ScheduleQueue.Arn>")), consume("<ScheduleQueue.Arn>")), map[string][]string{
+			"scheduler:CreateSchedule": {schedules},
+			"scheduler:UpdateSchedule": {schedules},
+			"scheduler:DeleteSchedule": {schedules},
+			"iam:PassRole":             {"<SchedulerRole.Arn>"},
+		}),
+		// EventBridge Scheduler sends firings to the schedule queue, and what
+		// it cannot deliver to the queue's DLQ; nothing else.
+		"SchedulerRoleDefaultPolicy": with(sendTo("<ScheduleQueue.Arn>"), sendTo("<ScheduleDLQ.Arn>")),
 	}
 
 	policies := d.ofType("AWS::IAM::Policy")
@@ -1014,6 +1030,13 @@ func TestOperations(t *testing.T) {
 		"MediaRefusedAlarm":     "Events [media_refused] GreaterThanOrEqualToThreshold 5",
 		"UnprocessableAlarm":    "Events [unprocessable_body] GreaterThanOrEqualToThreshold 1",
 		"UnrecordedWamidAlarm":  "Events [unrecorded_wamid] GreaterThanOrEqualToThreshold 1",
+		// Schedules: late firings, failed ones, and what EventBridge lost.
+		"ScheduleAgeAlarm":           "ApproximateAgeOfOldestMessage [<ScheduleQueue.QueueName>] GreaterThanOrEqualToThreshold 300",
+		"ScheduleDLQDepthAlarm":      "ApproximateNumberOfMessagesVisible [<ScheduleDLQ.QueueName>] GreaterThanOrEqualToThreshold 1",
+		"ScheduleErrorsAlarm":        "Errors [<ScheduleFunction>] GreaterThanOrEqualToThreshold 1",
+		"ScheduleThrottlesAlarm":     "Throttles [<ScheduleFunction>] GreaterThanOrEqualToThreshold 1",
+		"SchedulesDroppedAlarm":      "InvocationDroppedCount [wacrm-Wacrm] GreaterThanOrEqualToThreshold 1",
+		"SchedulesNotSentToDLQAlarm": "InvocationsFailedToBeSentToDeadLetterCount [wacrm-Wacrm] GreaterThanOrEqualToThreshold 1",
 	}
 	want["WebhookSecretPlaceholderAlarm"] = "Events [webhook_secret_placeholder] GreaterThanOrEqualToThreshold 1"
 	want["RechargeDeclinedAlarm"] = "Events [billing_recharge_declined] GreaterThanOrEqualToThreshold 1"
@@ -1176,6 +1199,11 @@ func TestContractMatchesFunctions(t *testing.T) {
 		{EnvRolesClaim, awsapp.EnvRolesClaim},
 		{EnvMetaAppID, awsapp.EnvMetaAppID},
 		{EnvStripeSecretARN, awsapp.EnvStripeSecret},
+		{EnvScheduleGroup, awsapp.EnvScheduleGroup},
+		{EnvScheduleQueueURL, awsapp.EnvScheduleQueue},
+		{EnvScheduleQueueARN, awsapp.EnvScheduleQueueARN},
+		{EnvSchedulerRoleARN, awsapp.EnvSchedulerRole},
+		{EnvScheduleDLQARN, awsapp.EnvScheduleDLQ},
 		{GraphBaseURL(DefaultGraphAPIVersion), awsapp.DefaultGraphURL},
 		{PrefixMalformed, httpapi.MalformedPrefix},
 	}

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/wacrm/wacrm/shared/queue"
 )
@@ -85,4 +89,36 @@ func TestDispatcher(t *testing.T) {
 		}
 	}()
 	d.Register("ok", func(context.Context, Firing) error { return nil })
+}
+
+// The sample schedule queue event (what EventBridge Scheduler delivers
+// through SQS) round-trips and decodes as a Firing.
+func TestSampleEvent(t *testing.T) {
+	raw, err := os.ReadFile("../../events/sqs/schedule-batch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := json.Marshal(ev)
+	var want, got any
+	json.Unmarshal(raw, &want)
+	json.Unmarshal(again, &got)
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("round trip:\n got %s\nwant %s", again, raw)
+	}
+	var f Firing
+	if err := json.Unmarshal([]byte(ev.Records[0].Body), &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Name != "remind-acme-n123" || f.Kind != "notify.remind" || !f.At.Equal(time.Date(2026, 11, 28, 9, 15, 0, 0, time.UTC)) ||
+		string(f.Data) != `{"notificationId":"n123","org":"acme"}` {
+		t.Errorf("firing: %+v", f)
+	}
+	body, err := Schedule{Name: f.Name, At: f.At, Kind: f.Kind, Data: f.Data}.Check()
+	if err != nil || string(body) != ev.Records[0].Body {
+		t.Errorf("the firing Set would send: %s (%v), want the sample's body %s", body, err, ev.Records[0].Body)
+	}
 }

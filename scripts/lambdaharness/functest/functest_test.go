@@ -120,6 +120,11 @@ var functions = []function{
 		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvTokenPrefix, awsapp.EnvGraphBaseURL, awsapp.EnvMediaQueue},
 		required: []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvTokenPrefix, awsapp.EnvMediaQueue},
 	},
+	{
+		name:     "schedule",
+		env:      append([]string{awsapp.EnvTable}, awsapp.ScheduleEnv...),
+		required: append([]string{awsapp.EnvTable}, awsapp.ScheduleEnv...),
+	},
 }
 
 const baseline = "hello"
@@ -287,7 +292,7 @@ type stack struct {
 	bins    map[string]string
 	store   *storage.Store
 	sqs     *awssqs.Client
-	queues  map[string]queueRef // "inbound", "outbound", "media"
+	queues  map[string]queueRef // "inbound", "outbound", "media", "schedule"
 	s3      *fakeS3
 	secrets *fakeSecrets
 	graph   *fakeGraph
@@ -315,7 +320,7 @@ func newStack(t *testing.T) *stack {
 	s.store = storage.New(dynamo.New(ddb, tableName))
 
 	suffix := fmt.Sprintf("%08x", rand.Uint32())
-	for _, name := range []string{"inbound", "outbound", "media"} {
+	for _, name := range []string{"inbound", "outbound", "media", "schedule"} {
 		url, dlq, err := sqs.CreateQueueWithDLQ(ctx, sqsc, "functest-"+name+"-"+suffix, 3, 30*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -361,6 +366,13 @@ func newStack(t *testing.T) *stack {
 		awsapp.EnvOrgClaim:      "custom:org",
 		awsapp.EnvGroupsClaim:   "cognito:groups",
 		awsapp.EnvStripeSecret:  stripeSecretARN,
+		// EventBridge Scheduler is not called here (nothing sets a schedule);
+		// its adapter has its own tests against the exact SDK requests.
+		awsapp.EnvScheduleGroup:    "wacrm-functest",
+		awsapp.EnvScheduleQueue:    s.queues["schedule"].url,
+		awsapp.EnvScheduleQueueARN: s.queues["schedule"].arn,
+		awsapp.EnvSchedulerRole:    "arn:aws:iam::123456789012:role/functest-scheduler",
+		awsapp.EnvScheduleDLQ:      "arn:aws:sqs:us-east-1:123456789012:functest-schedule-dlq",
 	}
 
 	now := time.Now().UTC()
@@ -650,6 +662,13 @@ func TestFunctions(t *testing.T) {
 		if seen, err := s.store.SeenMessage(s.ctx, org, wamid); err != nil || !seen {
 			t.Errorf("message %s from events/sqs/inbound-batch.json stored: %v (err %v), want true", wamid, seen, err)
 		}
+	}
+
+	// schedule: a firing no handler claims fails (the queue retries it and
+	// keeps it in the DLQ), never dropped.
+	unclaimed := bytes.ReplaceAll(readEvent(t, "sqs/schedule-batch.json"), []byte("notify.remind"), []byte("functest.unclaimed"))
+	if resp := sqsResponse(t, s.invoke(t, "schedule", [][]byte{unclaimed})[0]); len(resp.BatchItemFailures) != 1 {
+		t.Errorf("schedule on a firing of a kind no handler claims: failures %+v, want its one message", resp.BatchItemFailures)
 	}
 
 	for range *colds {

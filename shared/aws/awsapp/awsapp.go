@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awsscheduler "github.com/aws/aws-sdk-go-v2/service/scheduler"
 	awssecrets "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/aws/dynamo"
 	"github.com/wacrm/wacrm/shared/aws/s3blob"
+	"github.com/wacrm/wacrm/shared/aws/scheduler"
 	"github.com/wacrm/wacrm/shared/aws/secretsmanager"
 	"github.com/wacrm/wacrm/shared/aws/sqs"
 	"github.com/wacrm/wacrm/shared/httpapi"
@@ -49,7 +51,15 @@ const (
 	EnvRolesClaim    = "WACRM_ROLES_CLAIM"
 	EnvMetaAppID     = "WACRM_META_APP_ID" // Meta app id for Embedded Signup; its secret is the webhook secret's appSecret
 	EnvStripeSecret  = "WACRM_STRIPE_SECRET_ARN"
-	DefaultGraphURL  = "https://graph.facebook.com/v23.0"
+	// One-time schedules (EventBridge Scheduler): the stack's group, the
+	// schedule queue every schedule targets (URL and ARN), the role the
+	// scheduler assumes to send there, and its dead-letter queue.
+	EnvScheduleGroup    = "WACRM_SCHEDULE_GROUP"
+	EnvScheduleQueue    = "WACRM_SCHEDULE_QUEUE_URL"
+	EnvScheduleQueueARN = "WACRM_SCHEDULE_QUEUE_ARN"
+	EnvSchedulerRole    = "WACRM_SCHEDULER_ROLE_ARN"
+	EnvScheduleDLQ      = "WACRM_SCHEDULE_DLQ_ARN"
+	DefaultGraphURL     = "https://graph.facebook.com/v23.0"
 )
 
 // Env is the function's configuration.
@@ -82,13 +92,17 @@ func (e Env) Optional(name, def string) string {
 	return def
 }
 
+// ScheduleEnv lists the variables a function that sets schedules needs.
+var ScheduleEnv = []string{EnvScheduleGroup, EnvScheduleQueue, EnvScheduleQueueARN, EnvSchedulerRole, EnvScheduleDLQ}
+
 // Clients are the SDK clients, built once from the default credential chain.
 type Clients struct {
-	Config   aws.Config
-	DynamoDB *dynamodb.Client
-	S3       *s3.Client
-	SQS      *awssqs.Client
-	Secrets  *awssecrets.Client
+	Config    aws.Config
+	DynamoDB  *dynamodb.Client
+	S3        *s3.Client
+	SQS       *awssqs.Client
+	Secrets   *awssecrets.Client
+	Scheduler *awsscheduler.Client
 }
 
 // NewClients loads the default AWS configuration.
@@ -100,6 +114,7 @@ func NewClients(ctx context.Context) (*Clients, error) {
 	return &Clients{
 		Config: cfg, DynamoDB: dynamodb.NewFromConfig(cfg), S3: s3.NewFromConfig(cfg),
 		SQS: awssqs.NewFromConfig(cfg), Secrets: awssecrets.NewFromConfig(cfg),
+		Scheduler: awsscheduler.NewFromConfig(cfg),
 	}, nil
 }
 
@@ -123,6 +138,11 @@ func (c *Clients) Adapters(env Env, log *slog.Logger) app.Adapters {
 	}
 	if prefix := env[EnvTokenPrefix]; prefix != "" {
 		a.Secrets = secretsmanager.New(c.Secrets, prefix)
+	}
+	if group := env[EnvScheduleGroup]; group != "" {
+		a.Schedules = scheduler.New(c.Scheduler, scheduler.Config{
+			Group: group, QueueARN: env[EnvScheduleQueueARN], RoleARN: env[EnvSchedulerRole], DeadLetterARN: env[EnvScheduleDLQ],
+		}, sqs.NewSender(c.SQS, env[EnvScheduleQueue]))
 	}
 	return a
 }

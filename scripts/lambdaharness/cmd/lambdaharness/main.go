@@ -36,12 +36,13 @@ import (
 // triggers maps a function to the directory under events/ holding the kind
 // of event its trigger delivers.
 var triggers = map[string]string{
-	"hello":   "apigw",
-	"webhook": "apigw", // API Gateway HTTP API, payload v2
-	"api":     "apigw",
-	"inbound": "sqs",
-	"send":    "sqs",
-	"media":   "sqs",
+	"hello":    "apigw",
+	"webhook":  "apigw", // API Gateway HTTP API, payload v2
+	"api":      "apigw",
+	"inbound":  "sqs",
+	"send":     "sqs",
+	"media":    "sqs",
+	"schedule": "sqs",
 }
 
 const baselineName = "hello"
