@@ -47,9 +47,15 @@
 //		},
 //	}
 //
-// Locally: runner.Run(ctx, c) (see localstack). On AWS: a function main
-// calls lambda.Start(lambdastream.Handler(c, log)) and the CDK stack gives
-// its event source mapping changes.FilterPatterns(c.Filters).
+// A consumer that writes to the table sees the changes of its own writes
+// when its filters select them: it must not write again for a change it
+// caused (select narrowly, or recognise its own items), or it loops.
+//
+// Locally: append the consumer to app.App.Consumers (the local stack's
+// Runner runs them all). On AWS: a function main
+// calls lambda.Start(lambdastream.Handler(c, log)) and the CDK stack wires
+// it with streamConsumer(fn, name, c.Filters) (infra/triggers.go), which
+// turns the same filters into the event source mapping's criteria.
 package changes
 
 import (
