@@ -114,6 +114,16 @@ func (c Change) Item() Image {
 // that table.Table.Get fills decodes it.
 type Image json.RawMessage
 
+// ImageOf returns an item as a stream would carry it: for consumers' tests,
+// which build the changes they feed a handler from the items themselves.
+func ImageOf(item table.Item) (Image, error) {
+	b, err := json.Marshal(item)
+	if err != nil {
+		return nil, fmt.Errorf("image of %s: %w", item.TableKeys().Key(), err)
+	}
+	return b, nil
+}
+
 // Decode decodes the image into out, a pointer to the item's struct.
 func (im Image) Decode(out any) error {
 	if len(im) == 0 {

@@ -59,3 +59,19 @@ func TestImage(t *testing.T) {
 		t.Error("decoding into a mismatched struct: no error")
 	}
 }
+
+func TestImageOf(t *testing.T) {
+	type item struct {
+		table.Keys
+		Text string `json:"text"`
+	}
+	in := &item{Keys: table.Keys{PK: "a", SK: "b"}, Text: "hola"}
+	im, err := ImageOf(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out item
+	if err := im.Decode(&out); err != nil || out != *in {
+		t.Errorf("round trip: %+v, %v", out, err)
+	}
+}
