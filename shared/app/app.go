@@ -17,6 +17,7 @@ import (
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/media"
 	"github.com/wacrm/wacrm/shared/metric"
+	"github.com/wacrm/wacrm/shared/notify"
 	"github.com/wacrm/wacrm/shared/outbox"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/schedule"
@@ -100,7 +101,9 @@ type App struct {
 	// Consumers follow the table's change stream (see package changes):
 	// the local stack runs each in process; on AWS each is a function fed
 	// by the table's stream. Domain services append theirs in New.
-	Consumers  []changes.Consumer
+	Consumers []changes.Consumer
+	// Notify keeps the owners' notifications and the windows' schedules.
+	Notify     *notify.Service
 	inbound    *queue.ClaimCheck
 	quarantine *httpapi.Quarantine
 	a          Adapters
@@ -149,6 +152,7 @@ func New(a Adapters) *App {
 			Store: store, Graph: graph, Secrets: a.Secrets, Queue: a.Outbound,
 			Log: a.Log, Now: a.Now,
 		},
+		Notify:    &notify.Service{Store: store, Schedules: a.Schedules, Log: a.Log, Now: a.Now},
 		Media:     &media.Copier{Store: store, Graph: mediaGraph, Secrets: a.Secrets, Blobs: a.Blobs, Queue: a.Media, Log: a.Log},
 		Schedules: &schedule.Dispatcher{Log: a.Log},
 		a:         a,
@@ -227,6 +231,7 @@ func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 		Auth: authn, Users: app.Store, Conversations: app.Store, Views: app.Store,
 		Replies: app.Replies, Canned: app.Store, Records: app.Store,
 		RecordWriter: app.Store, Directory: app.Store, UserAdmin: app.Users, Integrations: app.Integrations, Settings: app.Store, Billing: app.Billing,
-		Blobs: app.a.Blobs, Uploads: app.Store, UploadBlobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
+		Notifications: app.Notify,
+		Blobs:         app.a.Blobs, Uploads: app.Store, UploadBlobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
 	}
 }

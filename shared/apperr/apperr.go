@@ -69,6 +69,8 @@ const (
 	NoActiveNumber Code = "no_active_number"
 	// PaymentFailed: the payment provider refused the payment.
 	PaymentFailed Code = "payment_failed"
+	// InvalidSnooze: a snooze for other than the offered durations.
+	InvalidSnooze Code = "invalid_snooze"
 )
 
 // Error is an application error.

@@ -111,6 +111,37 @@ func BearerToken(r *http.Request) (string, error) {
 	return "", ErrNoToken
 }
 
+// WebSocketProtocol is the subprotocol a browser offers with its token:
+// new WebSocket(url, ["wacrm", token]). The server answers "wacrm".
+const WebSocketProtocol = "wacrm"
+
+// WebSocketToken picks the token of a socket being opened: the ?token=
+// query value, else the entry after "wacrm" in the Sec-WebSocket-Protocol
+// header values.
+func WebSocketToken(query string, protocolHeaders []string) string {
+	if query != "" {
+		return query
+	}
+	var offered []string
+	for _, h := range protocolHeaders {
+		for _, p := range strings.Split(h, ",") {
+			offered = append(offered, strings.TrimSpace(p))
+		}
+	}
+	for i, p := range offered {
+		if p == WebSocketProtocol && i+1 < len(offered) {
+			return offered[i+1]
+		}
+	}
+	return ""
+}
+
+// TokenInProtocol reports whether a socket's token came in
+// Sec-WebSocket-Protocol, so the server must answer with WebSocketProtocol.
+func TokenInProtocol(r *http.Request) bool {
+	return r.URL.Query().Get("token") == "" && WebSocketToken("", r.Header.Values("Sec-WebSocket-Protocol")) != ""
+}
+
 // HMACIssuer signs and verifies HS256 tokens. The local stack uses it as its
 // dev identity provider; on AWS the API Gateway JWT authorizer verifies
 // tokens instead (see the apigw adapter).

@@ -57,6 +57,7 @@ type API struct {
 	Integrations  IntegrationService
 	Settings      SettingsStore // the org's settings (its time zone); none: UTC for all
 	Billing       BillingService
+	Notifications Notifier
 	Blobs         BlobLinker  // download URLs of media copies; none without it
 	Uploads       UploadStore // files uploaded from the computer; 503 without it or UploadBlobs
 	UploadBlobs   UploadBlobs
@@ -115,6 +116,13 @@ func (a *API) Handler() http.Handler {
 	handle("GET /v1/billing/usage", a.getUsage)
 	handle("POST /v1/billing/purchases", a.createPurchase)
 	handle("PUT /v1/billing/auto-recharge", a.putAutoRecharge)
+	handle("GET /v1/notifications", a.listNotifications)
+	handle("POST /v1/notifications/{id}/snooze", a.snoozeNotification)
+	handle("POST /v1/notifications/{id}/dismiss", a.dismissNotification)
+	handle("POST /v1/notifications/read", a.readNotifications)
+	handle("POST /v1/conversations/{id}/read", a.readConversation)
+	handle("GET /v1/settings/notifications", a.getNotificationSettings)
+	handle("PUT /v1/settings/notifications", a.putNotificationSettings)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // public: the API's shape, no org's data
 	return routingErrorsAsJSON(mux, a.Log)
 }

@@ -42,7 +42,7 @@ func statusOf(code apperr.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case apperr.WindowClosed, apperr.Inactive, apperr.NotStarted, apperr.MergeFieldsMissing, apperr.IdempotencyKeyReused,
 		apperr.AccessDenied, apperr.NumberUnusable, apperr.SignupFailed,
-		apperr.FileTooLarge, apperr.FileTypeUnsupported, apperr.FileContentMismatch:
+		apperr.FileTooLarge, apperr.FileTypeUnsupported, apperr.FileContentMismatch, apperr.InvalidSnooze:
 		return http.StatusUnprocessableEntity
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable

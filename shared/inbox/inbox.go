@@ -92,6 +92,9 @@ type Conversation struct {
 	// PaidUntil is when the 24-hour conversation already paid for ends
 	// (the conversation pricing model): replies before it cost nothing.
 	PaidUntil *time.Time `json:"paidUntil,omitempty"`
+	// WindowClosedAt is set when the window's schedule saw it close; a
+	// new customer message opens it again.
+	WindowClosedAt *time.Time `json:"windowClosedAt,omitempty"`
 
 	CreatedAt time.Time `json:"createdAt"`
 }
@@ -102,6 +105,18 @@ func (c *Conversation) WindowExpiresAt() time.Time {
 		return time.Time{}
 	}
 	return c.LastInboundAt.Add(Window)
+}
+
+// CloseWindow marks the window that closes at closesAt closed. It reports
+// false when that is not the current window (a later message extended it)
+// or it is marked already.
+func (c *Conversation) CloseWindow(closesAt time.Time) bool {
+	if !c.WindowExpiresAt().Equal(closesAt) || c.WindowClosedAt != nil {
+		return false
+	}
+	t := closesAt.UTC()
+	c.WindowClosedAt = &t
+	return true
 }
 
 // WindowOpen reports whether free-form messages may be sent at now.
@@ -196,6 +211,7 @@ func (c *Conversation) ApplyInbound(m *Message, countsAsCustomer bool) {
 	}
 	if m.Timestamp.After(c.LastInboundAt) {
 		c.LastInboundAt = m.Timestamp
+		c.WindowClosedAt = nil
 	}
 	if c.AnsweredAt == nil || m.Timestamp.After(*c.AnsweredAt) {
 		if c.UnansweredSince == nil || m.Timestamp.Before(*c.UnansweredSince) {

@@ -1,0 +1,89 @@
+package notify
+
+import (
+	"time"
+
+	"github.com/wacrm/wacrm/shared/apperr"
+	"github.com/wacrm/wacrm/shared/ids"
+	"github.com/wacrm/wacrm/shared/inbox"
+)
+
+// DefaultWindowWarning is how long before the window closes the owner of an
+// unanswered conversation is warned, unless the org set another lead.
+const DefaultWindowWarning = time.Hour
+
+// Settings are an org's notification settings.
+type Settings struct {
+	// WindowWarningMinutes before the window closes, the owner of an
+	// unanswered conversation is warned; 0 turns the warning off; nil is
+	// the default (60).
+	WindowWarningMinutes *int `json:"windowWarningMinutes"`
+}
+
+// maxWindowWarning keeps the warning inside the window.
+const maxWindowWarning = 23 * 60
+
+// Validate checks the settings.
+func (s Settings) Validate() error {
+	if m := s.WindowWarningMinutes; m != nil && (*m < 0 || *m > maxWindowWarning) {
+		return apperr.E(apperr.Invalid, "windowWarningMinutes must be from 0 to %d.", maxWindowWarning)
+	}
+	return nil
+}
+
+// WindowWarning is the warning's lead time.
+func (s Settings) WindowWarning() time.Duration {
+	if s.WindowWarningMinutes == nil {
+		return DefaultWindowWarning
+	}
+	return time.Duration(*s.WindowWarningMinutes) * time.Minute
+}
+
+// Kind of a schedule firing.
+type Kind string
+
+const (
+	KindReminder Kind = "reminder"
+	KindWindow   Kind = "window"
+)
+
+// Phase of a window schedule: it fires first to warn, then to close.
+type Phase string
+
+const (
+	PhaseWarn  Phase = "warn"
+	PhaseClose Phase = "close"
+)
+
+// Firing is what every schedule delivers. At is what the schedule was set
+// for (the snooze's end, or the window's close), so a firing that no
+// longer matches the current state is recognised as stale and ignored.
+type Firing struct {
+	Kind           Kind      `json:"kind"`
+	Org            string    `json:"org"`
+	ConversationID string    `json:"conversationId"`
+	At             time.Time `json:"at"`
+	Phase          Phase     `json:"phase,omitempty"`
+}
+
+// WindowName is the deterministic name of a conversation's window schedule:
+// one per conversation, moved by each customer message.
+func WindowName(org, conversationID string) string {
+	return ids.Derive("window", org, conversationID)
+}
+
+// NextWindowFiring is when the window schedule of c fires next: at the
+// warning time while that is ahead, else at the close. ok is false when
+// the customer never wrote.
+func NextWindowFiring(c *inbox.Conversation, warning time.Duration, now time.Time) (f Firing, when time.Time, ok bool) {
+	closes := c.WindowExpiresAt()
+	if closes.IsZero() {
+		return Firing{}, time.Time{}, false
+	}
+	f = Firing{Kind: KindWindow, Org: c.Org, ConversationID: c.ID, At: closes.UTC(), Phase: PhaseClose}
+	when = closes
+	if warn := closes.Add(-warning); warning > 0 && warn.After(now) {
+		f.Phase, when = PhaseWarn, warn
+	}
+	return f, when.UTC(), true
+}
