@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/wacrm/wacrm/shared/inbox"
@@ -106,3 +108,16 @@ func MessageEvents(old, new *inbox.Message) []Event {
 type Pusher interface {
 	Push(ctx context.Context, events []Event) error
 }
+
+// Connection is a browser's open socket on the API Gateway WebSocket API,
+// kept in the table while it is open (at most ConnectionTTL).
+type Connection struct {
+	ID          string    `json:"connectionId"`
+	Org         string    `json:"org"`
+	UserID      string    `json:"userId"`
+	ConnectedAt time.Time `json:"connectedAt"`
+}
+
+// ConnectionTTL is API Gateway's longest WebSocket connection (2 hours):
+// an item older than that is a socket that closed without a $disconnect.
+const ConnectionTTL = 2 * time.Hour

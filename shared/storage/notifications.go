@@ -27,9 +27,11 @@ func notificationKey(org, conversationID string) table.Key {
 	return table.Key{PK: "NOTE#" + org + "#" + conversationID, SK: "NOTE"}
 }
 
-func notesPK(org, user string) string          { return orgKey(org) + "#NOTES#" + user }
-func notesUnreadPK(org, user string) string    { return orgKey(org) + "#NOTESUNREAD#" + user }
-func notifySettingsKey(org string) table.Key   { return table.Key{PK: orgKey(org), SK: "SETTINGS#NOTIFY"} }
+func notesPK(org, user string) string       { return orgKey(org) + "#NOTES#" + user }
+func notesUnreadPK(org, user string) string { return orgKey(org) + "#NOTESUNREAD#" + user }
+func notifySettingsKey(org string) table.Key {
+	return table.Key{PK: orgKey(org), SK: "SETTINGS#NOTIFY"}
+}
 func notesStatePK(org, user, state string) string { return notesPK(org, user) + "#" + state }
 
 func (it *notificationItem) index() {
