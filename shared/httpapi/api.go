@@ -123,7 +123,8 @@ func (a *API) Handler() http.Handler {
 	handle("POST /v1/conversations/{id}/read", a.readConversation)
 	handle("GET /v1/settings/notifications", a.getNotificationSettings)
 	handle("PUT /v1/settings/notifications", a.putNotificationSettings)
-	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // public: the API's shape, no org's data
+	mux.HandleFunc("GET /openapi.json", serveOpenAPI)   // public: the API's shape, no org's data
+	mux.HandleFunc("GET /asyncapi.json", serveAsyncAPI) // public: the pushed events' shape
 	return routingErrorsAsJSON(mux, a.Log)
 }
 

@@ -104,3 +104,26 @@ func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:12])+`"`)
 	http.ServeContent(w, r, "openapi.json", time.Time{}, bytes.NewReader(doc))
 }
+
+// asyncAPIDocument is the AsyncAPI 3.0 document of the events pushed on
+// the WebSocket; asyncapi_test.go checks it against notify's events.
+//
+//go:embed asyncapi.json
+var asyncAPIDocument []byte
+
+// asyncAPIETag names the document's content, so clients revalidate cheaply.
+var asyncAPIETag = func() string {
+	sum := sha256.Sum256(asyncAPIDocument)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}()
+
+// AsyncAPI returns a copy of the AsyncAPI document (JSON).
+func AsyncAPI() []byte { return bytes.Clone(asyncAPIDocument) }
+
+// serveAsyncAPI is GET /asyncapi.json, public like the OpenAPI document.
+func serveAsyncAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("ETag", asyncAPIETag)
+	http.ServeContent(w, r, "asyncapi.json", time.Time{}, bytes.NewReader(asyncAPIDocument))
+}
