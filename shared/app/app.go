@@ -235,3 +235,69 @@ func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 		Blobs:         app.a.Blobs, Uploads: app.Store, UploadBlobs: app.a.Blobs, Log: app.a.Log, Now: app.a.Now,
 	}
 }
+
+// NotifyConsumer follows conversations and notifications on the table's
+// change stream: a new customer message raises or updates the owner's
+// notification, a moved window moves its schedule, a snooze sets its
+// reminder and a dismissal deletes it. Every step is idempotent.
+func (app *App) NotifyConsumer() changes.Consumer {
+	return changes.Consumer{
+		Name:    "notify",
+		Filters: []changes.Filter{storage.Written(storage.ConversationChanges), storage.Written(storage.NotificationChanges)},
+		Handle: func(ctx context.Context, ch changes.Change) error {
+			if storage.ConversationChanges.Match(ch) {
+				old, new, err := storage.ConversationChange(ch)
+				if err != nil {
+					return err
+				}
+				return app.Notify.OnConversation(ctx, old, new)
+			}
+			old, new, err := storage.NotificationChange(ch)
+			if err != nil {
+				return err
+			}
+			return app.Notify.OnNotification(ctx, old, new)
+		},
+	}
+}
+
+// PushConsumer pushes the events of conversation, message and notification
+// changes to the browsers of the users they concern.
+func (app *App) PushConsumer(p notify.Pusher) changes.Consumer {
+	return changes.Consumer{
+		Name: "push",
+		Filters: []changes.Filter{
+			{PKPrefix: storage.ConversationChanges.PKPrefix, SKPrefix: storage.ConversationChanges.SKPrefix, Events: []changes.Event{changes.Modify}},
+			storage.Written(storage.MessageChanges), storage.Written(storage.NotificationChanges),
+		},
+		Handle: func(ctx context.Context, ch changes.Change) error {
+			var evs []notify.Event
+			switch {
+			case storage.ConversationChanges.Match(ch):
+				old, new, err := storage.ConversationChange(ch)
+				if err != nil {
+					return err
+				}
+				if old != nil && new != nil {
+					evs = notify.ConversationEvents(&old.Conversation, &new.Conversation)
+				}
+			case storage.MessageChanges.Match(ch):
+				old, new, err := storage.MessageChange(ch)
+				if err != nil {
+					return err
+				}
+				evs = notify.MessageEvents(old, new)
+			default:
+				old, new, err := storage.NotificationChange(ch)
+				if err != nil {
+					return err
+				}
+				evs = notify.NotificationEvents(old, new)
+			}
+			if len(evs) == 0 {
+				return nil
+			}
+			return p.Push(ctx, evs)
+		},
+	}
+}

@@ -540,6 +540,7 @@ func newOpenAPIServer(t *testing.T, h *harness) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
 	mux.Handle("GET /openapi.json", api)
+	mux.Handle("GET /asyncapi.json", api)
 	mux.Handle("/webhook", h.App.Webhook([]byte("openapi-secret"), "verify-me"))
 	mux.Handle("/billing/stripe/webhook", h.App.PaymentWebhook(stripepay.Events{Secret: paymentSecret}))
 	srv := httptest.NewServer(mux)
@@ -889,6 +890,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 	// The document itself.
 	c.call("", "GET /openapi.json", "/openapi.json", nil, 200)
+	c.call("", "GET /asyncapi.json", "/asyncapi.json", nil, 200)
 
 	// The webhook.
 	c.call("", "GET /webhook", "/webhook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=4242", nil, 200)
@@ -1084,6 +1086,30 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("u-admin", "DELETE /v1/users/{id}", "/v1/users/u-admin", nil, 400)
 	c.call("u-sam", "GET /v1/users", "/v1/users", nil, 200)
 
+	// Notifications and their settings.
+	ntf := "/v1/notifications/" + raiseNotification(t, h, ana.ID)
+	c.call(ana.OwnerID, "GET /v1/notifications", "/v1/notifications", nil, 200)
+	c.call(ana.OwnerID, "GET /v1/notifications", "/v1/notifications?state=snoozed&limit=10", nil, 200)
+	c.call(ana.OwnerID, "GET /v1/notifications", "/v1/notifications?state=later", nil, 400)
+	c.call(ana.OwnerID, "POST /v1/notifications/{id}/snooze", ntf+"/snooze", map[string]any{"minutes": 20}, 422)
+	c.call(ana.OwnerID, "POST /v1/notifications/{id}/snooze", ntf+"/snooze", map[string]any{"minutes": "soon"}, 400)
+	c.call(ana.OwnerID, "POST /v1/notifications/{id}/snooze", ntf+"/snooze", map[string]any{"note": strings.Repeat("x", 5<<10)}, 413)
+	c.call(notOwnerOf(ana.OwnerID), "POST /v1/notifications/{id}/snooze", ntf+"/snooze", map[string]any{"minutes": 15}, 404)
+	c.call(ana.OwnerID, "POST /v1/notifications/{id}/snooze", ntf+"/snooze", map[string]any{"minutes": 15}, 200)
+	c.call(ana.OwnerID, "GET /v1/notifications", "/v1/notifications?state=all", nil, 200)
+	c.call(ana.OwnerID, "POST /v1/notifications/read", "/v1/notifications/read", nil, 200)
+	c.call(ana.OwnerID, "POST /v1/notifications/{id}/dismiss", ntf+"/dismiss", nil, 200)
+	c.call(ana.OwnerID, "POST /v1/notifications/{id}/dismiss", "/v1/notifications/ntf_nothing_1/dismiss", nil, 404)
+	c.call(ana.OwnerID, "POST /v1/notifications/{id}/snooze", ntf+"/snooze", map[string]any{"minutes": 15}, 409)
+	c.call("u-sam", "POST /v1/conversations/{id}/read", conv+"/read", nil, 200)
+	c.call("u-sam", "POST /v1/conversations/{id}/read", "/v1/conversations/no-such-id/read", nil, 404)
+	c.call("u-sam", "GET /v1/settings/notifications", "/v1/settings/notifications", nil, 200)
+	c.call("u-admin", "PUT /v1/settings/notifications", "/v1/settings/notifications", map[string]any{"windowWarningMinutes": 30}, 200)
+	c.call("u-admin", "PUT /v1/settings/notifications", "/v1/settings/notifications", map[string]any{"windowWarningMinutes": nil}, 200)
+	c.call("u-admin", "PUT /v1/settings/notifications", "/v1/settings/notifications", map[string]any{"windowWarningMinutes": 2000}, 400)
+	c.call("u-admin", "PUT /v1/settings/notifications", "/v1/settings/notifications", map[string]any{"windowWarningMinutes": strings.Repeat("9", 5<<10)}, 413)
+	c.call("u-sam", "PUT /v1/settings/notifications", "/v1/settings/notifications", map[string]any{"windowWarningMinutes": 30}, 403)
+
 	// Integrations (admins only).
 	c.call("u-admin", "GET /v1/integrations", "/v1/integrations", nil, 200)
 	c.call("u-sam", "GET /v1/integrations", "/v1/integrations", nil, 403)
@@ -1216,6 +1242,13 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests validated against openapi.json", c.calls)
+}
+
+func notOwnerOf(owner string) string {
+	if owner == "u-lee" {
+		return "u-sam"
+	}
+	return "u-lee"
 }
 
 func keys(m map[int]bool) []int {

@@ -50,6 +50,7 @@ type walkFixture struct {
 	upload                                        string // acme's attachment, uploaded and ready
 	signupCode                                    string // acme's Embedded Signup code, spent
 	ledgerCursor                                  string
+	notification                                  string
 	eveConv, eveRec                               string
 	secrets                                       []string // strings that identify acme's data
 }
@@ -134,7 +135,13 @@ func newWalkFixture(t *testing.T, h *harness) walkFixture {
 		t.Fatalf("other's canned response: %d", s)
 	}
 
-	f.secrets = []string{`"acme"`, f.conv, f.conv2, f.rec, f.canned, f.view, f.integ, pnid, "15550001111", "15550002222",
+	// Acme's owner has a notification, and acme a setting of its own.
+	f.notification = raiseNotification(t, h, f.conv)
+	if s := h.do("u-admin", "PUT", "/v1/settings/notifications", map[string]any{"windowWarningMinutes": 37}, nil); s != http.StatusOK {
+		t.Fatalf("acme settings: %d", s)
+	}
+
+	f.secrets = []string{`"acme"`, f.notification, `"windowWarningMinutes":37`, f.conv, f.conv2, f.rec, f.canned, f.view, f.integ, pnid, "15550001111", "15550002222",
 		"Ana Díaz", "Bo Li", "acme-invoice", "acme-hello", "Acme greeting", "Acme waiting", "Acme Corp", "acme-quote.png", f.upload, "u-sam", "u-lee", "u-admin", "Asia/Tokyo"}
 	return f
 }
@@ -216,6 +223,13 @@ func walkRows(f walkFixture) []walkRow {
 		{route: "POST /v1/billing/purchases", path: "/v1/billing/purchases", body: map[string]any{"credits": 100_000, "paymentMethod": "pm_card_visa"},
 			kind: walkOwn, admin: true},
 		{route: "PUT /v1/billing/auto-recharge", path: "/v1/billing/auto-recharge", body: map[string]any{"enabled": false}, kind: walkOwn, admin: true},
+		{route: "GET /v1/notifications", path: "/v1/notifications?state=all", kind: walkList},
+		{route: "POST /v1/notifications/{id}/snooze", path: "/v1/notifications/" + f.notification + "/snooze", body: map[string]any{"minutes": 15}, kind: walkNotFound},
+		{route: "POST /v1/notifications/{id}/dismiss", path: "/v1/notifications/" + f.notification + "/dismiss", kind: walkNotFound},
+		{route: "POST /v1/notifications/read", path: "/v1/notifications/read", kind: walkOwn},
+		{route: "POST /v1/conversations/{id}/read", path: conv + "/read", kind: walkNotFound},
+		{route: "GET /v1/settings/notifications", path: "/v1/settings/notifications", kind: walkOwn},
+		{route: "PUT /v1/settings/notifications", path: "/v1/settings/notifications", body: map[string]any{"windowWarningMinutes": 30}, kind: walkOwn, admin: true},
 	}
 }
 

@@ -24,6 +24,13 @@ const (
 	ConversationClosed    EventType = "conversation.closed"
 )
 
+// EventTypes lists every event type (the AsyncAPI document names each).
+var EventTypes = []EventType{
+	NotificationRaised, NotificationUpdated, NotificationReminded, NotificationDismissed,
+	MessageReceived, MessageStatus,
+	ConversationAnswered, ConversationRead, ConversationClosing, ConversationClosed,
+}
+
 // Event is what the browser receives: a type and the ids it needs to fetch
 // what changed. UserID set: only that user's connections get it (their
 // notifications); empty: every connection of the org (the conversations
@@ -80,7 +87,9 @@ func ConversationEvents(old, new *inbox.Conversation) []Event {
 	if old.UnreadCount > 0 && new.UnreadCount == 0 {
 		out = append(out, ev(ConversationRead))
 	}
-	if old.WindowClosedAt == nil && new.WindowClosedAt != nil {
+	// The close is pushed while the customer waits: an answered
+	// conversation's window ends quietly (its state says so).
+	if old.WindowClosedAt == nil && new.WindowClosedAt != nil && new.UnansweredSince != nil {
 		out = append(out, ev(ConversationClosed))
 	}
 	return out

@@ -187,10 +187,17 @@ func TestEvents(t *testing.T) {
 	closed := t0
 	c0 := inbox.Conversation{Org: "acme", ID: "conv_abc", UnansweredSince: &t0, UnreadCount: 2}
 	c1 := c0
-	c1.UnansweredSince, c1.UnreadCount, c1.WindowClosedAt = nil, 0, &closed
+	c1.UnansweredSince, c1.UnreadCount = nil, 0
+	c1.WindowClosedAt = &closed
 	ev := notify.ConversationEvents(&c0, &c1)
-	if len(ev) != 3 || ev[0].Type != notify.ConversationAnswered || ev[1].Type != notify.ConversationRead || ev[2].Type != notify.ConversationClosed || ev[0].UserID != "" {
+	if len(ev) != 2 || ev[0].Type != notify.ConversationAnswered || ev[1].Type != notify.ConversationRead || ev[0].UserID != "" {
 		t.Fatalf("conversation: %+v", ev)
+	}
+	// The close is pushed while the customer waits, not once answered.
+	c2 := c0
+	c2.WindowClosedAt = &closed
+	if ev := notify.ConversationEvents(&c0, &c2); len(ev) != 1 || ev[0].Type != notify.ConversationClosed {
+		t.Fatalf("closed unanswered: %+v", ev)
 	}
 
 	in := inbox.Message{Org: "acme", ConversationID: "conv_abc", ID: "wamid.1", Direction: inbox.Inbound, Status: inbox.StatusReceived}
