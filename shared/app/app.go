@@ -40,6 +40,9 @@ type Adapters struct {
 	// persisted timer locally); their firings come back through the
 	// schedule queue to ScheduleHandler.
 	Schedules schedule.Scheduler
+	// Push delivers live events to browsers (the WebSocket hub locally,
+	// API Gateway's management API on AWS); without it nothing is pushed.
+	Push notify.Pusher
 	// Graph is the WhatsApp Cloud API: graph.facebook.com on AWS, the
 	// simulator locally.
 	Graph *whatsapp.GraphClient
@@ -132,7 +135,7 @@ func New(a Adapters) *App {
 	if a.Media != nil {
 		mediaJobs = &media.Enqueuer{Queue: a.Media, Delay: media.DefaultEnqueueDelay}
 	}
-	return &App{
+	app := &App{
 		Store: store,
 		Intake: &inbox.Intake{
 			Store:      store,
@@ -157,6 +160,12 @@ func New(a Adapters) *App {
 		Schedules: &schedule.Dispatcher{Log: a.Log},
 		a:         a,
 	}
+	app.Notify.Register(app.Schedules)
+	app.Consumers = append(app.Consumers, app.NotifyConsumer())
+	if a.Push != nil {
+		app.Consumers = append(app.Consumers, app.PushConsumer(a.Push))
+	}
+	return app
 }
 
 // ScheduleHandler consumes the schedule queue: each message is a

@@ -3,68 +3,41 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"net/http"
 	"slices"
-	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wacrm/wacrm/shared/changes"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
+	"github.com/wacrm/wacrm/shared/local/timer"
+	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/notify"
 	"github.com/wacrm/wacrm/shared/storage/storagetest"
 )
 
-// fakeSchedules records the schedules notify sets, and fires the due ones
-// when the test says so (the real timers have their own tests).
-type fakeSchedules struct {
-	mu  sync.Mutex
-	set map[string]fakeSchedule
+// firings collects what the timer fires (the schedule queue's messages).
+type firings struct {
+	mu     sync.Mutex
+	bodies [][]byte
 }
 
-type fakeSchedule struct {
-	at      time.Time
-	payload []byte
-}
-
-func (f *fakeSchedules) Set(_ context.Context, name string, at time.Time, payload []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.set[name] = fakeSchedule{at: at, payload: payload}
+func (q *firings) Send(_ context.Context, msgs ...queue.Outgoing) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, m := range msgs {
+		q.bodies = append(q.bodies, m.Body)
+	}
 	return nil
 }
 
-func (f *fakeSchedules) Delete(_ context.Context, name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.set, name)
-	return nil
-}
-
-func (f *fakeSchedules) has(name string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.set[name]
-	return ok
-}
-
-// due removes and returns the payloads due at now, earliest first.
-func (f *fakeSchedules) due(now time.Time) [][]byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var names []string
-	for name, s := range f.set {
-		if !s.at.After(now) {
-			names = append(names, name)
-		}
-	}
-	sort.Slice(names, func(i, j int) bool { return f.set[names[i]].at.Before(f.set[names[j]].at) })
-	var out [][]byte
-	for _, name := range names {
-		out = append(out, f.set[name].payload)
-		delete(f.set, name)
-	}
+func (q *firings) take() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.bodies
+	q.bodies = nil
 	return out
 }
 
@@ -93,7 +66,8 @@ func (p *recordingPusher) take() []notify.Event {
 // and push consumers each time the test calls settle.
 type flow struct {
 	*harness
-	schedules *fakeSchedules
+	timer     *timer.Timer
+	fired     *firings
 	pushed    *recordingPusher
 	runner    *changes.Runner
 	consumers []changes.Consumer
@@ -102,9 +76,15 @@ type flow struct {
 func newFlow(t *testing.T) *flow {
 	t.Helper()
 	tbl := storagetest.Bolt(t)
-	f := &flow{schedules: &fakeSchedules{set: map[string]fakeSchedule{}}, pushed: &recordingPusher{}}
+	f := &flow{fired: &firings{}, pushed: &recordingPusher{}}
 	f.harness = newHarness(t, tbl)
-	f.App.Notify.Schedules = f.schedules
+	tm, err := timer.Open(f.fired, timer.Options{Path: filepath.Join(t.TempDir(), "timer.db"), Now: func() time.Time { return f.Now }, Logger: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tm.Close() })
+	f.timer = tm
+	f.App.Notify.Schedules = tm
 	f.runner = &changes.Runner{Stream: tbl.(changes.Stream), DeadLetter: memqueue.New("changes-dlq", memqueue.Options{}), Log: quietLog,
 		Backoff: func(int) time.Duration { return time.Millisecond }}
 	f.consumers = []changes.Consumer{f.App.NotifyConsumer(), f.App.PushConsumer(f.pushed)}
@@ -129,17 +109,21 @@ func (f *flow) settle() {
 	}
 }
 
-// advance moves the clock and fires the schedules that came due.
+// advance moves the clock and fires the schedules that came due, through
+// the persisted timer and the schedule dispatcher, as the local stack does.
 func (f *flow) advance(d time.Duration) {
 	f.t.Helper()
 	f.Now = f.Now.Add(d)
 	for {
-		due := f.schedules.due(f.Now)
+		if _, err := f.timer.Fire(context.Background()); err != nil {
+			f.t.Fatal(err)
+		}
+		due := f.fired.take()
 		if len(due) == 0 {
 			return
 		}
-		for _, p := range due {
-			if err := f.App.Notify.Fire(context.Background(), p); err != nil {
+		for _, body := range due {
+			if err := f.App.Schedules.Handle(context.Background(), body); err != nil {
 				f.t.Fatal(err)
 			}
 			f.settle()
@@ -285,8 +269,9 @@ func TestNotificationFlow(t *testing.T) {
 		t.Fatalf("dismiss: %d", s)
 	}
 	f.settle()
-	if f.schedules.has(notify.ReminderName("acme", conv)) {
-		t.Fatal("the dismissed notification's reminder is still set")
+	f.advance(20 * time.Minute)
+	if evs := types(f.pushed.take(), owner); slices.Contains(evs, notify.NotificationReminded) {
+		t.Fatalf("the dismissed notification's reminder fired: %v", evs)
 	}
 	if g := f.feed(owner, ""); len(g.Items) != 0 {
 		t.Fatalf("dismissed but active: %+v", g)
@@ -410,8 +395,9 @@ func TestWindowSchedule(t *testing.T) {
 		t.Fatalf("answered conversation after its close: %+v", c)
 	}
 	// A stale firing (the old window of the extended conversation) does nothing.
-	stale := fmt.Sprintf(`{"kind":"window","org":"acme","conversationId":%q,"at":%q,"phase":"close"}`, unanswered, before.Window.ExpiresAt.Format(time.RFC3339Nano))
-	if err := f.App.Notify.Fire(context.Background(), []byte(stale)); err != nil {
+	stale := fmt.Sprintf(`{"name":"x","kind":"notify.window","at":%q,"data":{"org":"acme","conversationId":%q,"phase":"close","closesAt":%q}}`,
+		before.Window.ExpiresAt.Format(time.RFC3339), unanswered, before.Window.ExpiresAt.Format(time.RFC3339))
+	if err := f.App.Schedules.Handle(context.Background(), []byte(stale)); err != nil {
 		t.Fatal(err)
 	}
 	f.settle()

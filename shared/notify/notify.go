@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
-	"github.com/wacrm/wacrm/shared/ids"
+	"github.com/wacrm/wacrm/shared/schedule"
 	"github.com/wacrm/wacrm/shared/inbox"
 )
 
@@ -165,7 +165,7 @@ func Snooze(n *Notification, minutes int, now time.Time) (time.Time, error) {
 	if n.State == Dismissed {
 		return time.Time{}, apperr.E(apperr.Conflict, "Notification %s is dismissed.", n.ID)
 	}
-	until := now.Add(time.Duration(minutes) * time.Minute).UTC()
+	until := now.Add(time.Duration(minutes) * time.Minute).UTC().Truncate(time.Second) // schedules keep seconds
 	n.State, n.SnoozedUntil, n.Read, n.UpdatedAt = Snoozed, &until, true, now
 	return until, nil
 }
@@ -230,5 +230,5 @@ func WarnWindowClosing(n *Notification, c *inbox.Conversation, now time.Time) {
 // schedule: one per conversation, so snoozing again moves it. Schedule
 // names are short and plain (EventBridge allows 64 of [0-9A-Za-z_.-]).
 func ReminderName(org, conversationID string) string {
-	return ids.Derive("remind", org, conversationID)
+	return schedule.Name("remind", org, conversationID)
 }

@@ -148,7 +148,7 @@ func TestNextWindowFiring(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f, when, ok := notify.NextWindowFiring(c, tt.warning, tt.now)
-		if !ok || f.Phase != tt.wantPhase || !when.Equal(tt.wantWhen) || !f.At.Equal(closes) {
+		if !ok || f.Phase != tt.wantPhase || !when.Equal(tt.wantWhen) || !f.ClosesAt.Equal(closes) {
 			t.Errorf("%s: %+v %s %v", tt.name, f, when, ok)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/inbox"
+	"github.com/wacrm/wacrm/shared/schedule"
 )
 
 // ErrUnchanged, returned by an update function, leaves the item as it was.
@@ -35,18 +36,11 @@ type Store interface {
 	SaveNotifySettings(ctx context.Context, org string, s Settings) error
 }
 
-// Scheduler sets one-time schedules by name; setting a name again moves
-// it, and deleting a name that does not exist is not an error.
-type Scheduler interface {
-	Set(ctx context.Context, name string, at time.Time, payload []byte) error
-	Delete(ctx context.Context, name string) error
-}
-
 // Service is the notifications feed, its commands, and the consumers of the
 // changes and schedules that drive it.
 type Service struct {
 	Store     Store
-	Schedules Scheduler
+	Schedules schedule.Scheduler
 	Log       *slog.Logger
 	Now       func() time.Time
 }
@@ -233,11 +227,11 @@ func (s *Service) scheduleWindow(ctx context.Context, c *inbox.Conversation) err
 }
 
 func (s *Service) set(ctx context.Context, name string, at time.Time, f Firing) error {
-	b, err := json.Marshal(f)
+	data, err := json.Marshal(f)
 	if err != nil {
 		return err
 	}
-	if err := s.Schedules.Set(ctx, name, at, b); err != nil {
+	if err := s.Schedules.Set(ctx, schedule.Schedule{Name: name, At: at, Kind: string(f.Kind), Data: data}); err != nil {
 		return fmt.Errorf("set schedule %s: %w", name, err)
 	}
 	return nil
@@ -253,8 +247,8 @@ func (s *Service) OnNotification(ctx context.Context, old, new *Notification) er
 	name := ReminderName(new.Org, new.ConversationID)
 	switch {
 	case new.State == Snoozed && new.SnoozedUntil != nil && (!wasSnoozed || !old.SnoozedUntil.Equal(*new.SnoozedUntil)):
-		f := Firing{Kind: KindReminder, Org: new.Org, ConversationID: new.ConversationID, At: new.SnoozedUntil.UTC()}
-		return s.set(ctx, name, f.At, f)
+		f := Firing{Kind: KindReminder, Org: new.Org, ConversationID: new.ConversationID}
+		return s.set(ctx, name, *new.SnoozedUntil, f)
 	case wasSnoozed && new.State == Dismissed:
 		if err := s.Schedules.Delete(ctx, name); err != nil {
 			return fmt.Errorf("delete schedule %s: %w", name, err)
@@ -263,15 +257,22 @@ func (s *Service) OnNotification(ctx context.Context, old, new *Notification) er
 	return nil
 }
 
+// Register registers the handlers of notify's schedules.
+func (s *Service) Register(d *schedule.Dispatcher) {
+	d.Register(string(KindReminder), s.Fire)
+	d.Register(string(KindWindow), s.Fire)
+}
+
 // Fire handles a schedule's firing. A stale firing (the snooze moved or
 // ended, the window was extended, the work is done) does nothing, so a
 // firing delivered twice acts once. An error means: deliver it again.
-func (s *Service) Fire(ctx context.Context, payload []byte) error {
+func (s *Service) Fire(ctx context.Context, sf schedule.Firing) error {
 	var f Firing
-	if err := json.Unmarshal(payload, &f); err != nil || f.Org == "" || f.ConversationID == "" || f.At.IsZero() {
-		s.log().ErrorContext(ctx, "schedule firing dropped: not a firing", "payload", string(payload), "err", err, "metric", "bad_firing")
+	if err := json.Unmarshal(sf.Data, &f); err != nil || f.Org == "" || f.ConversationID == "" || (sf.Kind == string(KindWindow) && f.ClosesAt.IsZero()) {
+		s.log().ErrorContext(ctx, "schedule firing dropped: not notify's", "name", sf.Name, "data", string(sf.Data), "err", err, "metric", "bad_firing")
 		return nil
 	}
+	f.Kind, f.At = Kind(sf.Kind), sf.At
 	var err error
 	switch {
 	case f.Kind == KindReminder:
@@ -297,7 +298,7 @@ func (s *Service) remind(ctx context.Context, f Firing) error {
 		return err
 	}
 	_, err = s.Store.UpdateNotification(ctx, f.Org, f.ConversationID, func(n *Notification) error {
-		if n.Seq == 0 || !Remind(n, f.At, c, s.now()) {
+		if n.Seq == 0 || n.SnoozedUntil == nil || !sameSecond(f.At, *n.SnoozedUntil) || !Remind(n, *n.SnoozedUntil, c, s.now()) {
 			return ErrUnchanged
 		}
 		return nil
@@ -314,17 +315,17 @@ func (s *Service) warnWindow(ctx context.Context, f Firing) error {
 	if err != nil {
 		return err
 	}
-	if !c.WindowExpiresAt().Equal(f.At) {
-		s.log().InfoContext(ctx, "stale window warning ignored", "conversation", f.ConversationID, "at", f.At)
+	if !sameSecond(f.ClosesAt, c.WindowExpiresAt()) {
+		s.log().InfoContext(ctx, "stale window warning ignored", "conversation", f.ConversationID, "closesAt", f.ClosesAt)
 		return nil
 	}
 	if c.UnansweredSince != nil && c.OwnerID != "" {
 		_, err := s.Store.UpdateNotification(ctx, f.Org, f.ConversationID, func(n *Notification) error {
-			if n.WarnedFor != nil && n.WarnedFor.Equal(f.At) {
+			if n.WarnedFor != nil && sameSecond(f.ClosesAt, *n.WarnedFor) {
 				return ErrUnchanged // a second delivery of this warning
 			}
 			WarnWindowClosing(n, c, s.now())
-			at := f.At
+			at := f.ClosesAt
 			n.WarnedFor = &at
 			return nil
 		})
@@ -334,18 +335,18 @@ func (s *Service) warnWindow(ctx context.Context, f Firing) error {
 	}
 	next := f
 	next.Phase = PhaseClose
-	return s.set(ctx, WindowName(f.Org, f.ConversationID), f.At, next)
+	return s.set(ctx, WindowName(f.Org, f.ConversationID), c.WindowExpiresAt(), next)
 }
 
 func (s *Service) closeWindow(ctx context.Context, f Firing) error {
 	_, err := s.Store.UpdateConversation(ctx, f.Org, f.ConversationID, func(c *inbox.Conversation) error {
-		if !c.CloseWindow(f.At) {
+		if !sameSecond(f.ClosesAt, c.WindowExpiresAt()) || !c.CloseWindow(c.WindowExpiresAt()) {
 			return ErrUnchanged
 		}
 		return nil
 	})
 	if errors.Is(err, ErrUnchanged) {
-		s.log().InfoContext(ctx, "stale window close ignored", "conversation", f.ConversationID, "at", f.At)
+		s.log().InfoContext(ctx, "stale window close ignored", "conversation", f.ConversationID, "closesAt", f.ClosesAt)
 		return nil
 	}
 	return err

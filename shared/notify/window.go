@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
-	"github.com/wacrm/wacrm/shared/ids"
+	"github.com/wacrm/wacrm/shared/schedule"
 	"github.com/wacrm/wacrm/shared/inbox"
 )
 
@@ -43,8 +43,8 @@ func (s Settings) WindowWarning() time.Duration {
 type Kind string
 
 const (
-	KindReminder Kind = "reminder"
-	KindWindow   Kind = "window"
+	KindReminder Kind = "notify.remind"
+	KindWindow   Kind = "notify.window"
 )
 
 // Phase of a window schedule: it fires first to warn, then to close.
@@ -55,21 +55,28 @@ const (
 	PhaseClose Phase = "close"
 )
 
-// Firing is what every schedule delivers. At is what the schedule was set
-// for (the snooze's end, or the window's close), so a firing that no
-// longer matches the current state is recognised as stale and ignored.
+// Firing is the data of notify's schedules: what a schedule is about.
+// Kind and At come from the schedule itself; a window's schedule also
+// carries the close it is about. A firing that no longer matches the
+// current state (the snooze moved, the window was extended) is stale.
 type Firing struct {
-	Kind           Kind      `json:"kind"`
+	Kind           Kind      `json:"-"`
+	At             time.Time `json:"-"` // what the schedule was set for
 	Org            string    `json:"org"`
 	ConversationID string    `json:"conversationId"`
-	At             time.Time `json:"at"`
 	Phase          Phase     `json:"phase,omitempty"`
+	ClosesAt       time.Time `json:"closesAt,omitzero"`
+}
+
+// sameSecond compares times as schedules keep them, to the second.
+func sameSecond(a, b time.Time) bool {
+	return schedule.Firing{At: a}.Current(b)
 }
 
 // WindowName is the deterministic name of a conversation's window schedule:
 // one per conversation, moved by each customer message.
 func WindowName(org, conversationID string) string {
-	return ids.Derive("window", org, conversationID)
+	return schedule.Name("window", org, conversationID)
 }
 
 // NextWindowFiring is when the window schedule of c fires next: at the
@@ -80,7 +87,7 @@ func NextWindowFiring(c *inbox.Conversation, warning time.Duration, now time.Tim
 	if closes.IsZero() {
 		return Firing{}, time.Time{}, false
 	}
-	f = Firing{Kind: KindWindow, Org: c.Org, ConversationID: c.ID, At: closes.UTC(), Phase: PhaseClose}
+	f = Firing{Kind: KindWindow, Org: c.Org, ConversationID: c.ID, ClosesAt: closes.UTC(), Phase: PhaseClose}
 	when = closes
 	if warn := closes.Add(-warning); warning > 0 && warn.After(now) {
 		f.Phase, when = PhaseWarn, warn
