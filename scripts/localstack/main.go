@@ -50,8 +50,10 @@ Play the customer (signs and posts webhooks as Meta does):
   go run ./scripts/simulator send --from 15551234567 --name "Ana Díaz" --text "Hola 👋"
 Then, as the CRM user:
   curl -s -H "Authorization: Bearer $(jq -r .tokens.user %s/stack.json)" %s/conversations | jq
+Watch the user's live events (the WebSocket at %s):
+  go run ./scripts/simulator watch --as user
 Stop with Ctrl-C; state survives a restart.
-`, cfg.DataDir, info, cfg.DataDir, st.Info.APIURL)
+`, cfg.DataDir, info, cfg.DataDir, st.Info.APIURL, st.Info.WebSocketURL)
 	<-ctx.Done()
 	log.Info("stopping")
 	if err := st.Close(); err != nil {

@@ -37,6 +37,7 @@ commands:
   signup     a business completes Embedded Signup for a WABA (--waba-id): prints the code
              for POST /v1/integrations/connect
   script     replay a JSON list of actions from a file
+  watch      print a CRM user's live events from the WebSocket (--as user|admin, --count)
   serve      run a standalone Graph API stand-in
 
 Settings come from .wacrm/stack.json unless --stack, --webhook, --simulator,
@@ -46,12 +47,14 @@ Run "simulator <command> -h" for a command's flags.
 
 // Stack is the part of .wacrm/stack.json the simulator reads.
 type Stack struct {
-	WebhookURL    string `json:"webhookURL"`
-	APIURL        string `json:"apiURL"`
-	VerifyToken   string `json:"verifyToken"`
-	AppSecret     string `json:"appSecret"`
-	PhoneNumberID string `json:"phoneNumberId"`
-	SimulatorURL  string `json:"simulatorURL"`
+	WebhookURL    string            `json:"webhookURL"`
+	APIURL        string            `json:"apiURL"`
+	VerifyToken   string            `json:"verifyToken"`
+	AppSecret     string            `json:"appSecret"`
+	PhoneNumberID string            `json:"phoneNumberId"`
+	SimulatorURL  string            `json:"simulatorURL"`
+	WebSocketURL  string            `json:"webSocketURL"`
+	Tokens        map[string]string `json:"tokens"`
 }
 
 // env is what every command works with: the settings and where to print.
@@ -74,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	commands := map[string]func(context.Context, *env, []string, io.Writer) error{
 		"send": cmdSend, "status": cmdStatus, "handshake": cmdHandshake, "outbox": cmdOutbox,
 		"fail": cmdFail, "script": cmdScript, "serve": cmdServe, "numbers": cmdNumbers, "signup": cmdSignup,
-		"post": cmdPost,
+		"post": cmdPost, "watch": cmdWatch,
 	}
 	fn, ok := commands[cmd]
 	if !ok {

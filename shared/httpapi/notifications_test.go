@@ -3,8 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,8 +13,8 @@ import (
 	"github.com/wacrm/wacrm/shared/changes"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
 	"github.com/wacrm/wacrm/shared/local/timer"
-	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/notify"
+	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/storage/storagetest"
 )
 

@@ -34,6 +34,7 @@ import (
 	"github.com/wacrm/wacrm/shared/local/filesecrets"
 	"github.com/wacrm/wacrm/shared/local/memqueue"
 	"github.com/wacrm/wacrm/shared/local/timer"
+	"github.com/wacrm/wacrm/shared/local/wshub"
 	"github.com/wacrm/wacrm/shared/metasim"
 	"github.com/wacrm/wacrm/shared/payments/localpay"
 	"github.com/wacrm/wacrm/shared/payments/stripepay"
@@ -171,6 +172,7 @@ const (
 type Info struct {
 	WebhookURL    string `json:"webhookURL"`
 	APIURL        string `json:"apiURL"`
+	WebSocketURL  string `json:"webSocketURL"` // live events; open with a token below (simulator watch)
 	SimulatorURL  string `json:"simulatorURL"`
 	GraphURL      string `json:"graphURL"`
 	VerifyToken   string `json:"verifyToken"`
@@ -218,6 +220,8 @@ type Stack struct {
 	Changes *changes.Runner
 	// Schedules is the persisted timer behind App's schedules.
 	Schedules *timer.Timer
+	// Hub holds the browsers' WebSockets (GET /ws) and pushes their events.
+	Hub *wshub.Hub
 
 	ln        net.Listener
 	srv       *http.Server
@@ -379,12 +383,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	if err != nil {
 		return nil, err
 	}
+	// API Gateway WebSocket's twin; tokens are checked by the issuer set below.
+	st.Hub = &wshub.Hub{Log: log}
 	st.App = app.New(app.Adapters{
 		Table: tbl, Blobs: blobs, Inbound: inbound, Outbound: outbound, Media: mediaQueue, Secrets: vault,
-		Schedules: st.Schedules,
-		Graph:     &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
-		MetaApp:   integration.StaticApp{ID: or(cfg.MetaAppID, metasim.DefaultAppID), Secret: cfg.AppSecret},
-		Rates:     rates, Payments: st.Payments,
+		Schedules: st.Schedules, Push: st.Hub,
+		Graph:   &whatsapp.GraphClient{BaseURL: graphURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
+		MetaApp: integration.StaticApp{ID: or(cfg.MetaAppID, metasim.DefaultAppID), Secret: cfg.AppSecret},
+		Rates:   rates, Payments: st.Payments,
 		Log: log, Now: cfg.Now,
 	})
 	st.Issuer = &auth.HMACIssuer{Issuer: base, Audience: "wacrm-local", Key: key}
@@ -392,8 +398,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	if err := seed(ctx, st.App, vault, cfg); err != nil {
 		return nil, err
 	}
+	st.Hub.Auth = st.Issuer
 	st.Info = Info{
-		WebhookURL: base + "/webhook", APIURL: base + "/v1", SimulatorURL: base, GraphURL: graphURL,
+		WebhookURL: base + "/webhook", APIURL: base + "/v1", WebSocketURL: "ws" + strings.TrimPrefix(base, "http") + "/ws",
+		SimulatorURL: base, GraphURL: graphURL,
 		VerifyToken: cfg.VerifyToken, AppSecret: cfg.AppSecret, PhoneNumberID: cfg.Integration.PhoneNumberID,
 		Org: cfg.Org, Tokens: map[string]string{}, Numbers: []InfoNumber{},
 	}
@@ -423,6 +431,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 	api := st.App.API(st.Issuer).Handler()
 	mux.Handle("/v1/", api)
 	mux.Handle("GET /openapi.json", api) // as on AWS, where the gateway routes it to the api function
+	mux.Handle("GET /asyncapi.json", api)
+	mux.Handle("GET /ws", st.Hub)
 	mux.Handle("/blobs/", blobs.Handler())
 	sim := st.Sim.Handler()
 	mux.Handle("/graph/", http.StripPrefix("/graph", sim))

@@ -59,7 +59,7 @@ func NotificationEvents(old, new *Notification) []Event {
 		ev.Type = NotificationRaised
 	case new.State == Dismissed && (fresh || old.State != Dismissed):
 		ev.Type = NotificationDismissed
-	case !fresh && new.Reminder && !old.Reminder && new.State == Active:
+	case !fresh && new.Reminder && old.State == Snoozed && new.State == Active:
 		ev.Type = NotificationReminded
 	case !fresh && (old.Count != new.Count || old.State != new.State || old.Read != new.Read ||
 		old.WindowClosing != new.WindowClosing || old.UserID != new.UserID):

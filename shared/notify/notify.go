@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
-	"github.com/wacrm/wacrm/shared/schedule"
 	"github.com/wacrm/wacrm/shared/inbox"
+	"github.com/wacrm/wacrm/shared/schedule"
 )
 
 // State of a notification.
@@ -166,7 +166,7 @@ func Snooze(n *Notification, minutes int, now time.Time) (time.Time, error) {
 		return time.Time{}, apperr.E(apperr.Conflict, "Notification %s is dismissed.", n.ID)
 	}
 	until := now.Add(time.Duration(minutes) * time.Minute).UTC().Truncate(time.Second) // schedules keep seconds
-	n.State, n.SnoozedUntil, n.Read, n.UpdatedAt = Snoozed, &until, true, now
+	n.State, n.SnoozedUntil, n.Read, n.Reminder, n.UpdatedAt = Snoozed, &until, true, false, now
 	return until, nil
 }
 

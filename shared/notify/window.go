@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/apperr"
-	"github.com/wacrm/wacrm/shared/schedule"
 	"github.com/wacrm/wacrm/shared/inbox"
+	"github.com/wacrm/wacrm/shared/schedule"
 )
 
 // DefaultWindowWarning is how long before the window closes the owner of an
