@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -110,7 +111,8 @@ func TestLoadStack(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, ".wacrm"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	want := Stack{WebhookURL: "http://127.0.0.1:8080/webhook", APIURL: "http://127.0.0.1:8080", VerifyToken: "vt", AppSecret: "s", PhoneNumberID: "1", SimulatorURL: "http://127.0.0.1:8089"}
+	want := Stack{WebhookURL: "http://127.0.0.1:8080/webhook", APIURL: "http://127.0.0.1:8080", VerifyToken: "vt", AppSecret: "s", PhoneNumberID: "1", SimulatorURL: "http://127.0.0.1:8089",
+		WebSocketURL: "ws://127.0.0.1:8080/ws", Tokens: map[string]string{"user": "jwt"}}
 	b, _ := json.Marshal(want)
 	if err := os.WriteFile(filepath.Join(dir, ".wacrm", "stack.json"), b, 0o600); err != nil {
 		t.Fatal(err)
@@ -122,7 +124,7 @@ func TestLoadStack(t *testing.T) {
 	t.Chdir(sub)
 	t.Setenv("WACRM_STACK", "")
 	got, err := loadStack("")
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("loadStack from a subdirectory = %+v, %v; want %+v", got, err, want)
 	}
 
@@ -145,7 +147,7 @@ func TestLoadStack(t *testing.T) {
 		t.Error("an explicit missing file is an error")
 	}
 	t.Chdir(t.TempDir())
-	if st, err := loadStack(""); err != nil || st != (Stack{}) {
+	if st, err := loadStack(""); err != nil || !reflect.DeepEqual(st, Stack{}) {
 		t.Errorf("no stack.json anywhere = %+v, %v; want empty settings", st, err)
 	}
 }

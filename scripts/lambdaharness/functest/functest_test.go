@@ -125,6 +125,21 @@ var functions = []function{
 		env:      append([]string{awsapp.EnvTable}, awsapp.ScheduleEnv...),
 		required: append([]string{awsapp.EnvTable}, awsapp.ScheduleEnv...),
 	},
+	{
+		name:     "notify",
+		env:      append([]string{awsapp.EnvTable}, awsapp.ScheduleEnv...),
+		required: append([]string{awsapp.EnvTable}, awsapp.ScheduleEnv...),
+	},
+	{
+		name:     "push",
+		env:      []string{awsapp.EnvTable, awsapp.EnvWebSocketEndpoint},
+		required: []string{awsapp.EnvTable, awsapp.EnvWebSocketEndpoint},
+	},
+	{
+		name:     "ws",
+		env:      []string{awsapp.EnvTable, awsapp.EnvJWTIssuer, awsapp.EnvJWTAudience, awsapp.EnvOrgClaim, awsapp.EnvGroupsClaim},
+		required: []string{awsapp.EnvTable, awsapp.EnvJWTIssuer, awsapp.EnvJWTAudience},
+	},
 }
 
 const baseline = "hello"
@@ -373,6 +388,11 @@ func newStack(t *testing.T) *stack {
 		awsapp.EnvScheduleQueueARN: s.queues["schedule"].arn,
 		awsapp.EnvSchedulerRole:    "arn:aws:iam::123456789012:role/functest-scheduler",
 		awsapp.EnvScheduleDLQ:      "arn:aws:sqs:us-east-1:123456789012:functest-schedule-dlq",
+		// Live push: the management API and the token issuer are not
+		// called here (no socket is open); wsapi and auth test them.
+		awsapp.EnvWebSocketEndpoint: nowhere,
+		awsapp.EnvJWTIssuer:         nowhere,
+		awsapp.EnvJWTAudience:       "functest",
 	}
 
 	now := time.Now().UTC()
@@ -669,6 +689,18 @@ func TestFunctions(t *testing.T) {
 	unclaimed := bytes.ReplaceAll(readEvent(t, "sqs/schedule-batch.json"), []byte("notify.remind"), []byte("functest.unclaimed"))
 	if resp := sqsResponse(t, s.invoke(t, "schedule", [][]byte{unclaimed})[0]); len(resp.BatchItemFailures) != 1 {
 		t.Errorf("schedule on a firing of a kind no handler claims: failures %+v, want its one message", resp.BatchItemFailures)
+	}
+
+	// ws: a $disconnect of a socket never stored is fine; push: the sample
+	// stream batch reaches no socket and fails nothing.
+	if r := httpResponse(t, s.invoke(t, "ws", [][]byte{readEvent(t, "apigw/websocket_disconnect.json")})[0]); r.StatusCode != http.StatusOK {
+		t.Errorf("ws on events/apigw/websocket_disconnect.json: %d", r.StatusCode)
+	}
+	var streamResp struct {
+		BatchItemFailures []any `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(s.invoke(t, "push", [][]byte{readEvent(t, "dynamodb/stream_changes.json")})[0].Response, &streamResp); err != nil || len(streamResp.BatchItemFailures) != 0 {
+		t.Errorf("push on events/dynamodb/stream_changes.json: %+v %v", streamResp, err)
 	}
 
 	for range *colds {

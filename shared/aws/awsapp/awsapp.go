@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awsscheduler "github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -31,6 +32,7 @@ import (
 	"github.com/wacrm/wacrm/shared/aws/scheduler"
 	"github.com/wacrm/wacrm/shared/aws/secretsmanager"
 	"github.com/wacrm/wacrm/shared/aws/sqs"
+	"github.com/wacrm/wacrm/shared/aws/wsapi"
 	"github.com/wacrm/wacrm/shared/httpapi"
 	"github.com/wacrm/wacrm/shared/payments/stripepay"
 	"github.com/wacrm/wacrm/shared/whatsapp"
@@ -60,6 +62,12 @@ const (
 	EnvSchedulerRole    = "WACRM_SCHEDULER_ROLE_ARN"
 	EnvScheduleDLQ      = "WACRM_SCHEDULE_DLQ_ARN"
 	DefaultGraphURL     = "https://graph.facebook.com/v23.0"
+	// Live push: the WebSocket API's management endpoint
+	// (https://{api}.execute-api.{region}.amazonaws.com/{stage}), and the
+	// issuer and audiences (comma-separated) of the tokens sockets open with.
+	EnvWebSocketEndpoint = "WACRM_WEBSOCKET_ENDPOINT"
+	EnvJWTIssuer         = "WACRM_JWT_ISSUER"
+	EnvJWTAudience       = "WACRM_JWT_AUDIENCE"
 )
 
 // Env is the function's configuration.
@@ -305,6 +313,27 @@ func (c *Clients) Billing(ctx context.Context, env Env, a *app.Adapters) (stripe
 func Claims(env Env) auth.Claims {
 	return auth.Claims{Org: env.Optional(EnvOrgClaim, "custom:org"), Groups: env.Optional(EnvGroupsClaim, "cognito:groups"),
 		Roles: env.Optional(EnvRolesClaim, "custom:roles")}
+}
+
+// Pusher posts live events to the WebSocket API's connections (kept in
+// store) through its management endpoint.
+func (c *Clients) Pusher(env Env, store wsapi.Connections, log *slog.Logger) *wsapi.Pusher {
+	api := apigatewaymanagementapi.NewFromConfig(c.Config, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(env[EnvWebSocketEndpoint])
+	})
+	return &wsapi.Pusher{API: api, Conns: store, Log: log}
+}
+
+// Verifier checks the tokens WebSockets open with, against the issuer's
+// published keys.
+func Verifier(env Env) *auth.OIDCVerifier {
+	var auds []string
+	for _, a := range strings.Split(env[EnvJWTAudience], ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			auds = append(auds, a)
+		}
+	}
+	return &auth.OIDCVerifier{Issuer: env[EnvJWTIssuer], Audiences: auds, Claims: Claims(env), HTTP: &http.Client{Timeout: 5 * time.Second}}
 }
 
 // EnvLogLevel is where Lambda puts the function's application log level

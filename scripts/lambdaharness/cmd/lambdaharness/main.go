@@ -43,6 +43,9 @@ var triggers = map[string]string{
 	"send":     "sqs",
 	"media":    "sqs",
 	"schedule": "sqs",
+	"notify":   "dynamodb", // the table's stream
+	"push":     "dynamodb",
+	"ws":       "apigw", // API Gateway WebSocket API
 }
 
 const baselineName = "hello"
