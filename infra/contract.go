@@ -13,10 +13,13 @@ const (
 	FnSend     = "send"     // consumes the outbound queue: calls the Graph API
 	FnMedia    = "media"    // consumes the media queue: copies inbound media from the Graph API to S3
 	FnSchedule = "schedule" // consumes the schedule queue: runs one-time schedules' firings
+	FnNotify   = "notify"   // table stream: the owners' notifications, reminder and window schedules
+	FnPush     = "push"     // table stream: live events posted to WebSocket connections
+	FnWS       = "ws"       // WebSocket API $connect/$disconnect/$default
 )
 
 // Functions lists every function this stack deploys; tests write a zip for each.
-var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend, FnMedia, FnSchedule}
+var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend, FnMedia, FnSchedule, FnNotify, FnPush, FnWS}
 
 // Environment variables the functions read.
 const (
@@ -39,6 +42,10 @@ const (
 	EnvScheduleQueueARN = "WACRM_SCHEDULE_QUEUE_ARN"
 	EnvSchedulerRoleARN = "WACRM_SCHEDULER_ROLE_ARN" // the role EventBridge Scheduler assumes to send to the queue
 	EnvScheduleDLQARN   = "WACRM_SCHEDULE_DLQ_ARN"   // where EventBridge Scheduler puts firings it could not deliver
+	// Live push.
+	EnvWebSocketEndpoint = "WACRM_WEBSOCKET_ENDPOINT" // the WebSocket stage's management (callback) URL
+	EnvJWTIssuer         = "WACRM_JWT_ISSUER"         // issuer of the tokens sockets open with (as the HTTP API's authorizer)
+	EnvJWTAudience       = "WACRM_JWT_AUDIENCE"       // its accepted audiences, comma-separated
 )
 
 // The Stripe secret: the API key and the webhook endpoint's signing secret,

@@ -52,6 +52,16 @@ func addNagSuppressions(s *stackParts) {
 	suppress(s.stripeSec, "AwsSolutions-SMG4",
 		"Holds Stripe's API key and webhook signing secret, issued and rolled in Stripe's dashboard; no rotation "+
 			"Lambda can change them on Stripe's side.")
+	suppress(s.wsAPI, "AwsSolutions-APIG4",
+		"WebSocket APIs have no JWT authorizer: the $connect function verifies the user's token against the issuer's "+
+			"published keys (same issuer, audience and org rules as the HTTP API) and refuses the socket otherwise; "+
+			"$disconnect and $default only ever follow an accepted $connect.")
+	for _, src := range s.streamSources {
+		suppress(src.failures, "AwsSolutions-SQS3",
+			"This queue is itself the dead-letter destination of the "+src.name+" stream consumer (the mapping's on-failure queue).")
+	}
+	suppress(s.asyncAPIRoute, "AwsSolutions-APIG4",
+		"The AsyncAPI document describes the pushed events and holds no data, like the OpenAPI document.")
 	suppress(s.openAPIRoute, "AwsSolutions-APIG4",
 		"The OpenAPI document describes the public API and holds no data; the CRM frontend and tools fetch it unauthenticated.")
 	suppress(s.bucket, "AwsSolutions-S1",

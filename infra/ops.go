@@ -71,6 +71,7 @@ func (s *stackParts) addOperations() {
 	alarm("MediaAgeAlarm", "Inbound media is not being copied to S3 (oldest job older than 15 minutes)",
 		s.media.queue.MetricApproximateAgeOfOldestMessage(max), mediaMaxAgeS)
 	s.addTriggerAlarms(alarm, sum, max)
+	s.addPushAlarms(alarm, sum)
 	for _, name := range Functions {
 		fn := s.fns[name]
 		alarm(title(name)+"ErrorsAlarm", "The "+name+" function failed (errors, timeouts or crashes)", fn.MetricErrors(sum), 1)
@@ -137,6 +138,7 @@ func (s *stackParts) addDashboard(alarms []interfacesawscloudwatch.IAlarmRef) {
 			s.schedule.dlq.MetricApproximateNumberOfMessagesVisible(opt("Maximum", "schedule DLQ"))),
 	)
 	d.AddWidgets(s.loggedEventsWidget())
+	d.AddWidgets(s.pushWidgets(graph, opt)...)
 	d.AddWidgets(graph("Schedules",
 		s.scheduleGroup.MetricAttempts(opt("Sum", "invocations")),
 		s.scheduleGroup.MetricTargetErrors(opt("Sum", "target errors")),

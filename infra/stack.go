@@ -176,6 +176,12 @@ type stackParts struct {
 	fns           map[string]awslambda.Function
 	roleWilds     []*grants // each function role's wildcard grants, for nag.go
 	httpAPI       awsapigatewayv2.HttpApi
+	// Live push (push.go): the WebSocket API and the token issuer it checks.
+	wsAPI         awsapigatewayv2.WebSocketApi
+	wsStage       awsapigatewayv2.WebSocketStage
+	jwtIssuer     *string
+	jwtAudience   *string
+	asyncAPIRoute awsapigatewayv2.HttpRoute
 	stage         awsapigatewayv2.HttpStage
 	// Routes without an authorizer, on purpose (nag.go says why).
 	webhookRoutes []awsapigatewayv2.HttpRoute
@@ -219,8 +225,8 @@ func NewWacrmStack(scope constructs.Construct, id string, props *WacrmStackProps
 	s.addFunctions()
 	s.addHTTPAPI()
 	s.addFloodLimits()
-	// Not part of this stack yet (DESIGN.md §1): the WebSocket API and push
-	// function, and recharge. Each adds: its name to Functions and its environment to
+	s.addPush()
+	// Not part of this stack yet (DESIGN.md §1): recharge. Each adds: its name to Functions and its environment to
 	// contract.go, an add* method here (queues through addQueuePair), its
 	// role's grants in addFunctions, and its queue pair to the alarm loop in
 	// addOperations (function alarms follow Functions).
@@ -411,6 +417,7 @@ func (a *accessLogSettings) Format() awsapigateway.AccessLogFormat              
 func (s *stackParts) authorizer() awsapigatewayv2.IHttpRouteAuthorizer {
 	p := s.props
 	if p.JWTIssuer != "" {
+		s.setIssuer(jsii.String(p.JWTIssuer), *jsii.Strings(p.JWTAudience...)...)
 		return awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("JwtAuthorizer"), jsii.String(p.JWTIssuer),
 			&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings(p.JWTAudience...)})
 	}
@@ -472,6 +479,7 @@ func (s *stackParts) authorizer() awsapigatewayv2.IHttpRouteAuthorizer {
 	awscdk.NewCfnOutput(s.stack, jsii.String("UserPoolClientId"), &awscdk.CfnOutputProps{
 		Value: client.UserPoolClientId(), Description: jsii.String("App client id for the CRM frontend (no secret)"),
 	})
+	s.setIssuer(awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("https://"), s.userPool.UserPoolProviderUrl()}), client.UserPoolClientId())
 	return awsapigatewayv2authorizers.NewHttpUserPoolAuthorizer(jsii.String("UserPoolAuthorizer"), s.userPool,
 		&awsapigatewayv2authorizers.HttpUserPoolAuthorizerProps{UserPoolClients: &[]awscognito.IUserPoolClient{client}})
 }

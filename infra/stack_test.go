@@ -372,6 +372,19 @@ func TestFunctions(t *testing.T) {
 			EnvScheduleQueueURL: "<ScheduleQueue>", EnvScheduleQueueARN: "<ScheduleQueue.Arn>",
 			EnvSchedulerRoleARN: "<SchedulerRole.Arn>", EnvScheduleDLQARN: "<ScheduleDLQ.Arn>",
 		}},
+		{"NotifyFunction", 256, 60, map[string]string{
+			EnvTable: "<Table>", EnvScheduleGroup: "wacrm-Wacrm",
+			EnvScheduleQueueURL: "<ScheduleQueue>", EnvScheduleQueueARN: "<ScheduleQueue.Arn>",
+			EnvSchedulerRoleARN: "<SchedulerRole.Arn>", EnvScheduleDLQARN: "<ScheduleDLQ.Arn>",
+		}},
+		{"PushFunction", 256, 60, map[string]string{
+			EnvTable: "<Table>", EnvWebSocketEndpoint: "https://<WebSocketApi>.execute-api.${Region}.${URLSuffix}/live",
+		}},
+		// The same issuer and audience as the HTTP API's authorizer.
+		{"WebSocketFunction", 256, 10, map[string]string{
+			EnvTable: "<Table>", EnvJWTIssuer: "https://<UserPool.ProviderURL>", EnvJWTAudience: "<UserPoolWebClient>",
+			EnvOrgClaim: "custom:org", EnvGroupsClaim: "cognito:groups",
+		}},
 	}
 	fns := d.ofType("AWS::Lambda::Function")
 	if len(fns) != len(tests) {
@@ -454,8 +467,8 @@ func TestQueuesAndEventSources(t *testing.T) {
 		{"ScheduleQueue", "ScheduleFunction", 10, 0, 5, 180},
 	}
 	mappings := d.ofType("AWS::Lambda::EventSourceMapping")
-	if len(mappings) != len(tests) {
-		t.Errorf("event source mappings: got %d, want %d", len(mappings), len(tests))
+	if want := len(tests) + 2; len(mappings) != want { // and the notify and push stream consumers (push_test.go)
+		t.Errorf("event source mappings: got %d, want %d", len(mappings), want)
 	}
 	for _, tt := range tests {
 		t.Run(tt.queue, func(t *testing.T) {
@@ -769,6 +782,11 @@ func TestHTTPAPI(t *testing.T) {
 				"ANY /v1/{proxy+}":          "JWT " + authID + " -> integrations/<HttpApiANYv1proxyApiIntegration>",
 				"GET /openapi.json":         "NONE -> integrations/<HttpApiANYv1proxyApiIntegration>",
 				"POST " + StripeWebhookPath: "NONE -> integrations/<HttpApiANYv1proxyApiIntegration>",
+				"GET /asyncapi.json":        "NONE -> integrations/<HttpApiGETasyncapijsonAsyncApiIntegration>",
+				// The WebSocket API (push_test.go checks it).
+				"$connect":    "NONE -> integrations/<WebSocketApiconnectRouteWebSocketConnect>",
+				"$disconnect": "NONE -> integrations/<WebSocketApidisconnectRouteWebSocketDisconnect>",
+				"$default":    "NONE -> integrations/<WebSocketApidefaultRouteWebSocketDefault>",
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("routes:\n got %v\nwant %v", got, want)
@@ -777,9 +795,14 @@ func TestHTTPAPI(t *testing.T) {
 			for id, r := range s.ofType("AWS::ApiGatewayV2::Integration") {
 				integrations[id] = render(props(r)["IntegrationUri"])
 			}
+			wsFn := "arn:${Partition}:apigateway:${Region}:lambda:path/2015-03-31/functions/<WebSocketFunction.Arn>/invocations"
 			wantInt := map[string]string{
-				"HttpApiGETwebhookWebhookIntegration": "<WebhookFunction.Arn>",
-				"HttpApiANYv1proxyApiIntegration":     "<ApiFunction.Arn>",
+				"HttpApiGETwebhookWebhookIntegration":            "<WebhookFunction.Arn>",
+				"HttpApiANYv1proxyApiIntegration":                "<ApiFunction.Arn>",
+				"HttpApiGETasyncapijsonAsyncApiIntegration":      "<ApiFunction.Arn>",
+				"WebSocketApiconnectRouteWebSocketConnect":       wsFn,
+				"WebSocketApidisconnectRouteWebSocketDisconnect": wsFn,
+				"WebSocketApidefaultRouteWebSocketDefault":       wsFn,
 			}
 			if !reflect.DeepEqual(integrations, wantInt) {
 				t.Errorf("integrations: got %v, want %v", integrations, wantInt)
@@ -908,6 +931,12 @@ func TestLeastPrivilege(t *testing.T) {
 	sendTo := func(q string) map[string][]string {
 		return map[string][]string{"sqs:SendMessage": {q}, "sqs:GetQueueAttributes": {q}, "sqs:GetQueueUrl": {q}}
 	}
+	// A table stream consumer reads the stream and sends what it gives up
+	// on to its failure queue (with() adds the queue).
+	stream := func() map[string][]string {
+		st := []string{"<Table.StreamArn>"}
+		return map[string][]string{"dynamodb:ListStreams": {"*"}, "dynamodb:DescribeStream": st, "dynamodb:GetRecords": st, "dynamodb:GetShardIterator": st}
+	}
 	consume := func(q string) map[string][]string {
 		return map[string][]string{"sqs:ReceiveMessage": {q}, "sqs:ChangeMessageVisibility": {q}, "sqs:GetQueueUrl": {q},
 			"sqs:DeleteMessage": {q}, "sqs:GetQueueAttributes": {q}}
@@ -948,6 +977,16 @@ func TestLeastPrivilege(t *testing.T) {
 			"scheduler:DeleteSchedule": {schedules},
 			"iam:PassRole":             {"<SchedulerRole.Arn>"},
 		}),
+		"NotifyFunctionRoleDefaultPolicy": with(with(with(with(with(logs("NotifyFunction"), tableRW()), sendTo("<ScheduleQueue.Arn>")), stream()), map[string][]string{
+			"scheduler:CreateSchedule": {schedules},
+			"scheduler:UpdateSchedule": {schedules},
+			"scheduler:DeleteSchedule": {schedules},
+			"iam:PassRole":             {"<SchedulerRole.Arn>"},
+		}), sendTo("<NotifyStreamFailures.Arn>")),
+		"PushFunctionRoleDefaultPolicy": with(with(with(with(logs("PushFunction"), tableRW()), stream()), map[string][]string{
+			"execute-api:ManageConnections": {"arn:${Partition}:execute-api:${Region}:${AccountId}:<WebSocketApi>/live/*/@connections/*"},
+		}), sendTo("<PushStreamFailures.Arn>")),
+		"WebSocketFunctionRoleDefaultPolicy": with(logs("WebSocketFunction"), tableRW()),
 		// EventBridge Scheduler sends firings to the schedule queue, and what
 		// it cannot deliver to the queue's DLQ; nothing else.
 		"SchedulerRoleDefaultPolicy": with(sendTo("<ScheduleQueue.Arn>"), sendTo("<ScheduleDLQ.Arn>")),
@@ -1037,6 +1076,18 @@ func TestOperations(t *testing.T) {
 		"ScheduleThrottlesAlarm":     "Throttles [<ScheduleFunction>] GreaterThanOrEqualToThreshold 1",
 		"SchedulesDroppedAlarm":      "InvocationDroppedCount [wacrm-Wacrm] GreaterThanOrEqualToThreshold 1",
 		"SchedulesNotSentToDLQAlarm": "InvocationsFailedToBeSentToDeadLetterCount [wacrm-Wacrm] GreaterThanOrEqualToThreshold 1",
+		// Live push and notifications: the stream consumers and the WebSocket API.
+		"NotifyErrorsAlarm":            "Errors [<NotifyFunction>] GreaterThanOrEqualToThreshold 1",
+		"NotifyThrottlesAlarm":         "Throttles [<NotifyFunction>] GreaterThanOrEqualToThreshold 1",
+		"NotifyStreamFailuresAlarm":    "ApproximateNumberOfMessagesVisible [<NotifyStreamFailures.QueueName>] GreaterThanOrEqualToThreshold 1",
+		"NotifyStreamIteratorAgeAlarm": "IteratorAge [<NotifyFunction>] GreaterThanOrEqualToThreshold 300000",
+		"PushErrorsAlarm":              "Errors [<PushFunction>] GreaterThanOrEqualToThreshold 1",
+		"PushThrottlesAlarm":           "Throttles [<PushFunction>] GreaterThanOrEqualToThreshold 1",
+		"PushStreamFailuresAlarm":      "ApproximateNumberOfMessagesVisible [<PushStreamFailures.QueueName>] GreaterThanOrEqualToThreshold 1",
+		"PushStreamIteratorAgeAlarm":   "IteratorAge [<PushFunction>] GreaterThanOrEqualToThreshold 300000",
+		"WsErrorsAlarm":                "Errors [<WebSocketFunction>] GreaterThanOrEqualToThreshold 1",
+		"WsThrottlesAlarm":             "Throttles [<WebSocketFunction>] GreaterThanOrEqualToThreshold 1",
+		"WebSocketErrorsAlarm":         "IntegrationError [<WebSocketApi>] GreaterThanOrEqualToThreshold 10",
 	}
 	want["WebhookSecretPlaceholderAlarm"] = "Events [webhook_secret_placeholder] GreaterThanOrEqualToThreshold 1"
 	want["RechargeDeclinedAlarm"] = "Events [billing_recharge_declined] GreaterThanOrEqualToThreshold 1"

@@ -147,6 +147,10 @@ func (s *stackParts) streamConsumer(f deployedFn, name string, filters []changes
 		props.Filters = &criteria
 	}
 	f.fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(s.table, props))
+	f.g.wilds = append(f.g.wilds, wildcard{
+		findingRegex: `/^Resource::\*$/`,
+		reason:       "dynamodb:ListStreams, granted by the stream event source, has no resource-level permissions.",
+	})
 	s.streamSources = append(s.streamSources, streamSource{name: name, fn: f.fn, failures: failures})
 }
 

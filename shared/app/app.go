@@ -252,7 +252,7 @@ func (app *App) API(authn httpapi.Authenticator) *httpapi.API {
 func (app *App) NotifyConsumer() changes.Consumer {
 	return changes.Consumer{
 		Name:    "notify",
-		Filters: []changes.Filter{storage.Written(storage.ConversationChanges), storage.Written(storage.NotificationChanges)},
+		Filters: storage.NotifyChanges,
 		Handle: func(ctx context.Context, ch changes.Change) error {
 			if storage.ConversationChanges.Match(ch) {
 				old, new, err := storage.ConversationChange(ch)
@@ -274,11 +274,8 @@ func (app *App) NotifyConsumer() changes.Consumer {
 // changes to the browsers of the users they concern.
 func (app *App) PushConsumer(p notify.Pusher) changes.Consumer {
 	return changes.Consumer{
-		Name: "push",
-		Filters: []changes.Filter{
-			{PKPrefix: storage.ConversationChanges.PKPrefix, SKPrefix: storage.ConversationChanges.SKPrefix, Events: []changes.Event{changes.Modify}},
-			storage.Written(storage.MessageChanges), storage.Written(storage.NotificationChanges),
-		},
+		Name:    "push",
+		Filters: storage.PushChanges,
 		Handle: func(ctx context.Context, ch changes.Change) error {
 			var evs []notify.Event
 			switch {

@@ -16,6 +16,16 @@ var (
 	NotificationChanges = changes.Filter{PKPrefix: "NOTE#", SKPrefix: "NOTE"}
 )
 
+// NotifyChanges are what the notify consumer follows: conversations (new
+// messages, reads, moved windows) and notifications (snoozes, dismissals).
+var NotifyChanges = []changes.Filter{Written(ConversationChanges), Written(NotificationChanges)}
+
+// PushChanges are what the push consumer turns into live events.
+var PushChanges = []changes.Filter{
+	{PKPrefix: ConversationChanges.PKPrefix, SKPrefix: ConversationChanges.SKPrefix, Events: []changes.Event{changes.Modify}},
+	Written(MessageChanges), Written(NotificationChanges),
+}
+
 // Written selects a filter's inserts and modifications (not removals).
 func Written(f changes.Filter) changes.Filter {
 	f.Events = []changes.Event{changes.Insert, changes.Modify}
