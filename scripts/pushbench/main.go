@@ -205,7 +205,9 @@ func run(config string, n, burst int) error {
 	}
 	report := func(what string, d []time.Duration) {
 		slices.Sort(d)
-		pct := func(p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))].Round(100 * time.Microsecond) }
+		pct := func(p float64) time.Duration {
+			return d[min(len(d)-1, int(float64(len(d))*p))].Round(100 * time.Microsecond)
+		}
 		fmt.Printf("push latency, webhook POST -> owner's socket, %s, %d messages: p50 %v  p99 %v  max %v\n",
 			what, len(d), pct(0.50), pct(0.99), pct(1))
 	}
