@@ -151,7 +151,9 @@ func ApplyConversation(n *Notification, c *Conversation, now time.Time) bool {
 	n.Count = max(n.Unread-n.Base, 0)
 	n.Read = false
 	n.Reminder = false
-	n.WindowClosing = false
+	if n.WarnedFor == nil || c.WindowExpiresAt().After(*n.WarnedFor) {
+		n.WindowClosing = false // the message extended the window that was closing
+	}
 	n.UpdatedAt = now
 	return true
 }

@@ -144,7 +144,8 @@ func TestNextWindowFiring(t *testing.T) {
 	}{
 		{"warn an hour before", time.Hour, t0, notify.PhaseWarn, closes.Add(-time.Hour)},
 		{"warning off", 0, t0, notify.PhaseClose, closes},
-		{"warning time passed", time.Hour, closes.Add(-30 * time.Minute), notify.PhaseClose, closes},
+		{"warning time passed: warn now", time.Hour, closes.Add(-30 * time.Minute), notify.PhaseWarn, closes.Add(-30 * time.Minute)},
+		{"window closed", time.Hour, closes.Add(time.Minute), notify.PhaseClose, closes},
 	}
 	for _, tt := range tests {
 		f, when, ok := notify.NextWindowFiring(c, tt.warning, tt.now)
@@ -212,5 +213,26 @@ func TestEvents(t *testing.T) {
 	}
 	if ev := notify.MessageEvents(&read, &read); len(ev) != 0 {
 		t.Fatalf("unchanged status: %+v", ev)
+	}
+}
+
+// A warning stays up until a message extends the window it was about, even
+// when the change of the message before it is applied late.
+func TestWindowClosingSurvivesALateChange(t *testing.T) {
+	var n notify.Notification
+	c := conv(1, 1, "u-sam")
+	c.LastInboundAt = t0
+	notify.WarnWindowClosing(&n, &c.Conversation, t0.Add(23*time.Hour))
+	closes := t0.Add(24 * time.Hour)
+	n.WarnedFor = &closes
+	notify.ApplyConversation(&n, c, t0.Add(23*time.Hour))
+	if !n.WindowClosing {
+		t.Fatal("the warning was cleared by the change of the message it was about")
+	}
+	later := conv(2, 2, "u-sam")
+	later.LastInboundAt = t0.Add(23 * time.Hour)
+	notify.ApplyConversation(&n, later, t0.Add(23*time.Hour))
+	if n.WindowClosing || n.Count != 2 {
+		t.Fatalf("a new message extends the window: %+v", n)
 	}
 }

@@ -80,7 +80,8 @@ func WindowName(org, conversationID string) string {
 }
 
 // NextWindowFiring is when the window schedule of c fires next: at the
-// warning time while that is ahead, else at the close. ok is false when
+// warning time (or now, if that passed) while the window is open, else at
+// the close. ok is false when
 // the customer never wrote.
 func NextWindowFiring(c *inbox.Conversation, warning time.Duration, now time.Time) (f Firing, when time.Time, ok bool) {
 	closes := c.WindowExpiresAt()
@@ -89,8 +90,13 @@ func NextWindowFiring(c *inbox.Conversation, warning time.Duration, now time.Tim
 	}
 	f = Firing{Kind: KindWindow, Org: c.Org, ConversationID: c.ID, ClosesAt: closes.UTC(), Phase: PhaseClose}
 	when = closes
-	if warn := closes.Add(-warning); warning > 0 && warn.After(now) {
-		f.Phase, when = PhaseWarn, warn
+	if warning > 0 && now.Before(closes) {
+		// Warn at the lead time, or at once when that has passed (the
+		// schedule was set late): the owner still has until the close.
+		f.Phase, when = PhaseWarn, closes.Add(-warning)
+		if when.Before(now) {
+			when = now
+		}
 	}
 	return f, when.UTC(), true
 }
