@@ -110,20 +110,20 @@ func TestNotifySettingsAndConnections(t *testing.T) {
 		}
 
 		for _, c := range []notify.Connection{{ID: "a=", Org: "acme", UserID: "u-sam"}, {ID: "b=", Org: "acme", UserID: "u-samuel"}, {ID: "c=", Org: "other", UserID: "u-sam"}} {
-			if err := s.SaveConnection(ctx, c); err != nil {
+			if err := s.SaveWebSocket(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if cs, err := s.Connections(ctx, "acme", "u-sam"); err != nil || len(cs) != 1 || cs[0].ID != "a=" {
+		if cs, err := s.WebSockets(ctx, "acme", "u-sam"); err != nil || len(cs) != 1 || cs[0].ID != "a=" {
 			t.Fatalf("sam's connections: %+v %v", cs, err)
 		}
-		if err := s.DeleteConnection(ctx, "a="); err != nil {
+		if err := s.DeleteWebSocket(ctx, "a="); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteConnection(ctx, "never="); err != nil {
+		if err := s.DeleteWebSocket(ctx, "never="); err != nil {
 			t.Fatal(err)
 		}
-		if cs, _ := s.Connections(ctx, "acme", ""); len(cs) != 1 || cs[0].ID != "b=" {
+		if cs, _ := s.WebSockets(ctx, "acme", ""); len(cs) != 1 || cs[0].ID != "b=" {
 			t.Fatalf("acme's connections: %+v", cs)
 		}
 	})

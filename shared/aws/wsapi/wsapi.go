@@ -30,10 +30,10 @@ type Client interface {
 
 // Connections keeps the open sockets.
 type Connections interface {
-	SaveConnection(ctx context.Context, c notify.Connection) error
-	DeleteConnection(ctx context.Context, id string) error
-	// Connections lists an org's sockets, of one user when user is set.
-	Connections(ctx context.Context, org, user string) ([]notify.Connection, error)
+	SaveWebSocket(ctx context.Context, c notify.Connection) error
+	DeleteWebSocket(ctx context.Context, id string) error
+	// WebSockets lists an org's sockets, of one user when user is set.
+	WebSockets(ctx context.Context, org, user string) ([]notify.Connection, error)
 }
 
 // Pusher posts events to the sockets of the users they concern.
@@ -55,7 +55,7 @@ func (p *Pusher) Push(ctx context.Context, evs []notify.Event) error {
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		conns, err := p.Conns.Connections(ctx, ev.Org, ev.UserID)
+		conns, err := p.Conns.WebSockets(ctx, ev.Org, ev.UserID)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (p *Pusher) Push(ctx context.Context, evs []notify.Event) error {
 			switch {
 			case errors.As(err, &gone):
 				p.log().InfoContext(ctx, "websocket gone; forgotten", "connection", c.ID, "org", c.Org, "user", c.UserID)
-				if err := p.Conns.DeleteConnection(ctx, c.ID); err != nil {
+				if err := p.Conns.DeleteWebSocket(ctx, c.ID); err != nil {
 					errs = append(errs, err)
 				}
 			case err != nil:
@@ -116,7 +116,7 @@ func (rt *Routes) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 			rt.log().InfoContext(ctx, "websocket refused", "err", err)
 			return status(http.StatusUnauthorized), nil
 		}
-		if err := rt.Conns.SaveConnection(ctx, notify.Connection{ID: id, Org: p.Org, UserID: p.UserID, ConnectedAt: rt.now()}); err != nil {
+		if err := rt.Conns.SaveWebSocket(ctx, notify.Connection{ID: id, Org: p.Org, UserID: p.UserID, ConnectedAt: rt.now()}); err != nil {
 			return events.APIGatewayProxyResponse{}, err
 		}
 		resp := status(http.StatusOK)
@@ -125,7 +125,7 @@ func (rt *Routes) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 		}
 		return resp, nil
 	case "$disconnect":
-		return status(http.StatusOK), rt.Conns.DeleteConnection(ctx, id)
+		return status(http.StatusOK), rt.Conns.DeleteWebSocket(ctx, id)
 	default:
 		return status(http.StatusOK), nil // the browser sends nothing we need
 	}

@@ -85,7 +85,7 @@ func TestPushPostsToTheConcernedSocketsAndForgetsGoneOnes(t *testing.T) {
 		{ID: "lee-1=", Org: "acme", UserID: "u-lee"},
 		{ID: "eve-1=", Org: "other", UserID: "u-sam"},
 	} {
-		if err := store.SaveConnection(ctx, c); err != nil {
+		if err := store.SaveWebSocket(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,7 +109,7 @@ func TestPushPostsToTheConcernedSocketsAndForgetsGoneOnes(t *testing.T) {
 	if got, _ := json.Marshal(api.posts); string(got) != mustJSON(want) {
 		t.Fatalf("posts:\n%s\nwant\n%s", got, mustJSON(want))
 	}
-	left, err := store.Connections(ctx, "acme", "")
+	left, err := store.WebSockets(ctx, "acme", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestPushPostsToTheConcernedSocketsAndForgetsGoneOnes(t *testing.T) {
 func TestPushFailureIsReturnedForRetry(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
-	_ = store.SaveConnection(ctx, notify.Connection{ID: "sam-1", Org: "acme", UserID: "u-sam"})
+	_ = store.SaveWebSocket(ctx, notify.Connection{ID: "sam-1", Org: "acme", UserID: "u-sam"})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Amzn-ErrorType", "ForbiddenException")
 		w.WriteHeader(http.StatusForbidden)
@@ -132,7 +132,7 @@ func TestPushFailureIsReturnedForRetry(t *testing.T) {
 	if err := p.Push(ctx, []notify.Event{{Type: notify.MessageReceived, Org: "acme"}}); err == nil {
 		t.Fatal("a refused post must fail the push so the change is retried")
 	}
-	if left, _ := store.Connections(ctx, "acme", ""); len(left) != 1 {
+	if left, _ := store.WebSockets(ctx, "acme", ""); len(left) != 1 {
 		t.Fatalf("a connection that is not gone was forgotten: %+v", left)
 	}
 }
@@ -173,7 +173,7 @@ func TestRoutes(t *testing.T) {
 		t.Fatalf("connect with ?token=: %+v %v", resp, err)
 	}
 	id := connect.RequestContext.ConnectionID
-	if conns, _ := store.Connections(ctx, "acme", "u-sam"); len(conns) != 1 || conns[0].ID != id {
+	if conns, _ := store.WebSockets(ctx, "acme", "u-sam"); len(conns) != 1 || conns[0].ID != id {
 		t.Fatalf("connections after $connect: %+v", conns)
 	}
 
@@ -194,7 +194,7 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("%s: %+v %v, want 401", name, resp, err)
 		}
 	}
-	if conns, _ := store.Connections(ctx, "acme", ""); len(conns) != 2 {
+	if conns, _ := store.WebSockets(ctx, "acme", ""); len(conns) != 2 {
 		t.Fatalf("refused sockets were kept: %+v", conns)
 	}
 
@@ -203,7 +203,7 @@ func TestRoutes(t *testing.T) {
 	if resp, err := rt.Handle(ctx, disconnect); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("disconnect: %+v %v", resp, err)
 	}
-	if conns, _ := store.Connections(ctx, "acme", ""); len(conns) != 1 || conns[0].ID != "second=" {
+	if conns, _ := store.WebSockets(ctx, "acme", ""); len(conns) != 1 || conns[0].ID != "second=" {
 		t.Fatalf("connections after $disconnect: %+v", conns)
 	}
 }

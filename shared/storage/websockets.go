@@ -11,23 +11,23 @@ import (
 // WebSocket connections (API Gateway's), one item each, expiring with
 // API Gateway's longest connection in case a $disconnect never came.
 //
-//	connection     PK WSCONN#<connectionId>   SK WSCONN
+//	websocket      PK WSCONN#<connectionId>   SK WSCONN
 //	  by org       GSI1 ORG#<org>#WSCONNS           <user>#<connectionId>
-type connectionItem struct {
+type webSocketItem struct {
 	table.Keys
 	notify.Connection
 }
 
-func connectionKey(id string) table.Key { return table.Key{PK: "WSCONN#" + id, SK: "WSCONN"} }
+func webSocketKey(id string) table.Key { return table.Key{PK: "WSCONN#" + id, SK: "WSCONN"} }
 
-func connectionsPK(org string) string { return orgKey(org) + "#WSCONNS" }
+func webSocketsPK(org string) string { return orgKey(org) + "#WSCONNS" }
 
-// SaveConnection records an open socket.
-func (s *Store) SaveConnection(ctx context.Context, c notify.Connection) error {
-	it := &connectionItem{Connection: c}
-	k := connectionKey(c.ID)
+// SaveWebSocket records an open socket.
+func (s *Store) SaveWebSocket(ctx context.Context, c notify.Connection) error {
+	it := &webSocketItem{Connection: c}
+	k := webSocketKey(c.ID)
 	it.PK, it.SK = k.PK, k.SK
-	it.GSI1PK, it.GSI1SK = connectionsPK(c.Org), c.UserID+"#"+c.ID
+	it.GSI1PK, it.GSI1SK = webSocketsPK(c.Org), c.UserID+"#"+c.ID
 	it.TTL = expiresIn(notify.ConnectionTTL)
 	if err := s.t.Write(ctx, table.Op{Put: it}); err != nil {
 		return fmt.Errorf("save connection %s: %w", c.ID, err)
@@ -35,24 +35,24 @@ func (s *Store) SaveConnection(ctx context.Context, c notify.Connection) error {
 	return nil
 }
 
-// DeleteConnection forgets a socket; forgetting one that is gone is fine.
-func (s *Store) DeleteConnection(ctx context.Context, id string) error {
-	k := connectionKey(id)
+// DeleteWebSocket forgets a socket; forgetting one that is gone is fine.
+func (s *Store) DeleteWebSocket(ctx context.Context, id string) error {
+	k := webSocketKey(id)
 	if err := s.t.Write(ctx, table.Op{Delete: &k}); err != nil {
 		return fmt.Errorf("delete connection %s: %w", id, err)
 	}
 	return nil
 }
 
-// Connections lists an org's open sockets, of one user when user is set.
-func (s *Store) Connections(ctx context.Context, org, user string) ([]notify.Connection, error) {
-	q := table.Query{Index: table.GSI1, PK: connectionsPK(org), Limit: 100}
+// WebSockets lists an org's open sockets, of one user when user is set.
+func (s *Store) WebSockets(ctx context.Context, org, user string) ([]notify.Connection, error) {
+	q := table.Query{Index: table.GSI1, PK: webSocketsPK(org), Limit: 100}
 	if user != "" {
 		q.SKPrefix = user + "#"
 	}
 	var out []notify.Connection
 	for {
-		var page []connectionItem
+		var page []webSocketItem
 		next, err := s.t.Query(ctx, q, &page)
 		if err != nil {
 			return nil, fmt.Errorf("query connections of %s: %w", org, err)
