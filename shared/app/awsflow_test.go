@@ -228,7 +228,10 @@ func TestNotificationsOnAWSAdapters(t *testing.T) {
 	if _, err := a.Notify.Snooze(ctx, sam, id, 15); err != nil {
 		t.Fatal(err)
 	}
-	until("the reminder schedule", func() bool { expr, _, ok := eb.get(remind); return ok && expr == scheduler.Expression(now.Add(15*time.Minute)) })
+	until("the reminder schedule", func() bool {
+		expr, _, ok := eb.get(remind)
+		return ok && expr == scheduler.Expression(now.Add(15*time.Minute))
+	})
 	if _, err := a.Notify.Snooze(ctx, sam, id, 60); err != nil {
 		t.Fatal(err)
 	}
