@@ -163,10 +163,26 @@ func TestNotificationsEndToEnd(t *testing.T) {
 	pnid := st.Info.PhoneNumberID
 	t0 := clock.Now()
 
-	// Three messages, each twice, out of order.
+	// Three messages, with Meta's duplicates, out of order. The first goes
+	// through the simulator, so Meta's stand-in knows Ana's window is open
+	// (the reply below must be delivered, not refused as 131047).
+	var first struct {
+		ID     string `json:"id"`
+		Status int    `json:"status"`
+	}
+	b, _ := json.Marshal(map[string]any{"phoneNumberId": pnid, "from": ana, "name": "Ana Díaz", "text": "Hola"})
+	resp, err := http.Post(st.Info.SimulatorURL+"/_sim/send", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&first)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || first.Status != http.StatusOK {
+		t.Fatalf("customer send: %d %+v %v", resp.StatusCode, first, err)
+	}
 	for _, m := range []struct{ wamid, text string }{
-		{"wamid.e2e.1", "Hola"}, {"wamid.e2e.3", "¿Precio?"}, {"wamid.e2e.2", "Quiero un presupuesto"},
-		{"wamid.e2e.1", "Hola"}, {"wamid.e2e.3", "¿Precio?"},
+		{"wamid.e2e.3", "¿Precio?"}, {"wamid.e2e.2", "Quiero un presupuesto"},
+		{first.ID, "Hola"}, {"wamid.e2e.3", "¿Precio?"},
 	} {
 		if code := postWebhook(t, st, textWebhook(pnid, ana, "Ana Díaz", m.wamid, m.text, t0)); code != 200 {
 			t.Fatalf("webhook: %d", code)
