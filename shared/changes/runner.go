@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/queue"
 )
 
@@ -230,6 +231,6 @@ func (r *Runner) deadLetter(ctx context.Context, c Consumer, ch Change, cause er
 		return fmt.Errorf("dead-letter change %s of %s: %w", ch.ID, c.Name, err)
 	}
 	r.log().ErrorContext(ctx, "change dead-lettered", "consumer", c.Name, "change", ch.ID, "key", ch.Key.String(),
-		"attempts", attempts, "err", cause, "metric", "change_dead_lettered")
+		"attempts", attempts, "err", cause, metric.ChangeDeadLettered.Attr())
 	return nil
 }

@@ -69,6 +69,16 @@ const (
 	PaymentEventUnreadable Name = "payment_event_unreadable"
 	// The local payment stand-in gave up posting an event.
 	PaymentEventUndelivered Name = "payment_event_undelivered"
+	// ChangeDeadLettered: a change kept failing in a consumer (locally) and
+	// went to the changes dead-letter queue.
+	ChangeDeadLettered Name = "change_dead_lettered"
+	// ChangeFailed: a change failed in a stream consumer on Lambda, which
+	// retries from it.
+	ChangeFailed Name = "change_failed"
+	// ScheduleFiringFailed: a schedule firing failed and will be retried.
+	ScheduleFiringFailed Name = "schedule_firing_failed"
+	// BadFiring: a schedule firing that notify cannot read was dropped.
+	BadFiring Name = "bad_firing"
 )
 
 // Attr is the log attribute that counts one n.

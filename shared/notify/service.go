@@ -11,6 +11,7 @@ import (
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/inbox"
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/schedule"
 )
 
@@ -269,7 +270,7 @@ func (s *Service) Register(d *schedule.Dispatcher) {
 func (s *Service) Fire(ctx context.Context, sf schedule.Firing) error {
 	var f Firing
 	if err := json.Unmarshal(sf.Data, &f); err != nil || f.Org == "" || f.ConversationID == "" || (sf.Kind == string(KindWindow) && f.ClosesAt.IsZero()) {
-		s.log().ErrorContext(ctx, "schedule firing dropped: not notify's", "name", sf.Name, "data", string(sf.Data), "err", err, "metric", "bad_firing")
+		s.log().ErrorContext(ctx, "schedule firing dropped: not notify's", "name", sf.Name, "data", string(sf.Data), "err", err, metric.BadFiring.Attr())
 		return nil
 	}
 	f.Kind, f.At = Kind(sf.Kind), sf.At
@@ -282,7 +283,7 @@ func (s *Service) Fire(ctx context.Context, sf schedule.Firing) error {
 	case f.Kind == KindWindow && f.Phase == PhaseClose:
 		err = s.closeWindow(ctx, f)
 	default:
-		s.log().ErrorContext(ctx, "schedule firing dropped: unknown kind", "kind", f.Kind, "phase", f.Phase, "metric", "bad_firing")
+		s.log().ErrorContext(ctx, "schedule firing dropped: unknown kind", "kind", f.Kind, "phase", f.Phase, metric.BadFiring.Attr())
 		return nil
 	}
 	if apperr.Is(err, apperr.NotFound) {

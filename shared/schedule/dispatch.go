@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/queue"
 )
 
@@ -70,7 +71,7 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, batch []queue.Message) (fa
 	for _, m := range batch {
 		if err := d.Handle(ctx, m.Body); err != nil {
 			log.WarnContext(ctx, "schedule firing failed; will retry", "messageId", m.ID,
-				"receiveCount", m.ReceiveCount, "err", err, "metric", "schedule_firing_failed")
+				"receiveCount", m.ReceiveCount, "err", err, metric.ScheduleFiringFailed.Attr())
 			failed = append(failed, m.ID)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/aws/dynamo"
 	"github.com/wacrm/wacrm/shared/changes"
+	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/table"
 )
 
@@ -42,7 +43,7 @@ func Handler(c changes.Consumer, log *slog.Logger) func(context.Context, events.
 			}
 			if err != nil {
 				log.ErrorContext(ctx, "change failed; Lambda retries from it", "consumer", c.Name, "eventID", r.EventID,
-					"sequenceNumber", r.Change.SequenceNumber, "err", err, "metric", "change_failed")
+					"sequenceNumber", r.Change.SequenceNumber, "err", err, metric.ChangeFailed.Attr())
 				return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{
 					{ItemIdentifier: r.Change.SequenceNumber},
 				}}, nil
