@@ -46,7 +46,7 @@ func (s *stackParts) addPush() {
 	common := func(extra map[string]*string) map[string]*string { return extra }
 
 	ws := s.function(fnSpec{
-		name: FnWS, construct: "WebSocketFunction", memoryMB: wsMemoryMB, timeoutS: wsTimeoutS,
+		name: FnWS, construct: "WsFunction", memoryMB: wsMemoryMB, timeoutS: wsTimeoutS,
 		desc: "WebSocket API $connect (checks the user's JWT) and $disconnect: connections in the table",
 		env: common(map[string]*string{
 			EnvTable:       s.table.TableName(),

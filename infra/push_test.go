@@ -36,7 +36,7 @@ func TestLivePush(t *testing.T) {
 			var invokers []string
 			for _, r := range s.ofType("AWS::Lambda::Permission") {
 				rp := props(r)
-				if render(rp["FunctionName"]) == "<WebSocketFunction.Arn>" {
+				if render(rp["FunctionName"]) == "<WsFunction.Arn>" {
 					invokers = append(invokers, rp["Principal"].(string)+" "+render(rp["SourceArn"]))
 				}
 			}
@@ -75,7 +75,7 @@ func TestLivePush(t *testing.T) {
 		})
 	}
 	// An external issuer: the socket's token is checked against it, as the HTTP API's.
-	env := props(p.one(t, "AWS::Lambda::Function", "WebSocketFunction"))["Environment"].(map[string]any)["Variables"].(map[string]any)
+	env := props(p.one(t, "AWS::Lambda::Function", "WsFunction"))["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if env[EnvJWTIssuer] != prodIssuer || render(env[EnvJWTAudience]) != strings.Join(prodAudience, ",") {
 		t.Errorf("prod ws issuer %v audience %v, want %s %v", env[EnvJWTIssuer], render(env[EnvJWTAudience]), prodIssuer, prodAudience)
 	}

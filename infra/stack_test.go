@@ -381,7 +381,7 @@ func TestFunctions(t *testing.T) {
 			EnvTable: "<Table>", EnvWebSocketEndpoint: "https://<WebSocketApi>.execute-api.${Region}.${URLSuffix}/live",
 		}},
 		// The same issuer and audience as the HTTP API's authorizer.
-		{"WebSocketFunction", 256, 10, map[string]string{
+		{"WsFunction", 256, 10, map[string]string{
 			EnvTable: "<Table>", EnvJWTIssuer: "https://<UserPool.ProviderURL>", EnvJWTAudience: "<UserPoolWebClient>",
 			EnvOrgClaim: "custom:org", EnvGroupsClaim: "cognito:groups",
 		}},
@@ -795,7 +795,7 @@ func TestHTTPAPI(t *testing.T) {
 			for id, r := range s.ofType("AWS::ApiGatewayV2::Integration") {
 				integrations[id] = render(props(r)["IntegrationUri"])
 			}
-			wsFn := "arn:${Partition}:apigateway:${Region}:lambda:path/2015-03-31/functions/<WebSocketFunction.Arn>/invocations"
+			wsFn := "arn:${Partition}:apigateway:${Region}:lambda:path/2015-03-31/functions/<WsFunction.Arn>/invocations"
 			wantInt := map[string]string{
 				"HttpApiGETwebhookWebhookIntegration":            "<WebhookFunction.Arn>",
 				"HttpApiANYv1proxyApiIntegration":                "<ApiFunction.Arn>",
@@ -986,7 +986,7 @@ func TestLeastPrivilege(t *testing.T) {
 		"PushFunctionRoleDefaultPolicy": with(with(with(with(logs("PushFunction"), tableRW()), stream()), map[string][]string{
 			"execute-api:ManageConnections": {"arn:${Partition}:execute-api:${Region}:${AccountId}:<WebSocketApi>/live/*/@connections/*"},
 		}), sendTo("<PushStreamFailures.Arn>")),
-		"WebSocketFunctionRoleDefaultPolicy": with(logs("WebSocketFunction"), tableRW()),
+		"WsFunctionRoleDefaultPolicy": with(logs("WsFunction"), tableRW()),
 		// EventBridge Scheduler sends firings to the schedule queue, and what
 		// it cannot deliver to the queue's DLQ; nothing else.
 		"SchedulerRoleDefaultPolicy": with(sendTo("<ScheduleQueue.Arn>"), sendTo("<ScheduleDLQ.Arn>")),
@@ -1085,8 +1085,8 @@ func TestOperations(t *testing.T) {
 		"PushThrottlesAlarm":           "Throttles [<PushFunction>] GreaterThanOrEqualToThreshold 1",
 		"PushStreamFailuresAlarm":      "ApproximateNumberOfMessagesVisible [<PushStreamFailures.QueueName>] GreaterThanOrEqualToThreshold 1",
 		"PushStreamIteratorAgeAlarm":   "IteratorAge [<PushFunction>] GreaterThanOrEqualToThreshold 300000",
-		"WsErrorsAlarm":                "Errors [<WebSocketFunction>] GreaterThanOrEqualToThreshold 1",
-		"WsThrottlesAlarm":             "Throttles [<WebSocketFunction>] GreaterThanOrEqualToThreshold 1",
+		"WsErrorsAlarm":                "Errors [<WsFunction>] GreaterThanOrEqualToThreshold 1",
+		"WsThrottlesAlarm":             "Throttles [<WsFunction>] GreaterThanOrEqualToThreshold 1",
 		"WebSocketErrorsAlarm":         "IntegrationError [<WebSocketApi>] GreaterThanOrEqualToThreshold 10",
 	}
 	want["WebhookSecretPlaceholderAlarm"] = "Events [webhook_secret_placeholder] GreaterThanOrEqualToThreshold 1"

@@ -277,6 +277,15 @@ func TestNotificationsEndToEnd(t *testing.T) {
 	}
 
 	// The window: Ana's conversation is answered, Bo's is not.
+	// Replies are paid for: the admin buys credits with a test card.
+	if code := api("u-ada", "POST", "/billing/purchases", map[string]any{"credits": 100_000, "paymentMethod": "pm_card_visa"}, nil); code != http.StatusAccepted {
+		t.Fatalf("buy credits: %d", code)
+	}
+	waitFor(t, "the credits", func() bool {
+		var b struct{ Balance int64 }
+		api("u-ada", "GET", "/billing", nil, &b)
+		return b.Balance >= 100_000
+	})
 	watch := openSocket(t, st, tokens[others[0]])
 	if code := api(owner, "POST", "/conversations/"+conv+"/messages", map[string]any{"text": "¡Hola Ana!"}, nil); code != http.StatusAccepted {
 		t.Fatalf("reply: %d", code)
