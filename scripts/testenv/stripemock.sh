@@ -28,7 +28,9 @@ start)
 		}
 	fi
 	port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-	nohup "$bin" -http-addr "127.0.0.1:$port" >>"$log" 2>&1 &
+	# stripe-mock also serves HTTPS on :12112 on every interface unless told
+	# otherwise: a free loopback port keeps two runs (or a stale one) apart.
+	nohup "$bin" -http-addr "127.0.0.1:$port" -https-addr 127.0.0.1:0 >>"$log" 2>&1 &
 	echo $! >"$pidfile"
 	for _ in $(seq 1 100); do
 		if curl -fsS -H "Authorization: Bearer sk_test_123" "http://127.0.0.1:$port/v1/customers" >/dev/null 2>&1; then
