@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -30,20 +31,29 @@ func openAPITools(t *testing.T) string {
 	return dir
 }
 
-// runTool runs one of the npm tools in dir and fails with its output.
-func runTool(t *testing.T, dir string, name string, args ...string) string {
+// startTool starts one of the npm tools in dir; wait returns its output,
+// failing the test with it when the tool fails.
+func startTool(t *testing.T, dir string, name string, args ...string) (wait func() string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(openAPITools(t), name), args...)
 	cmd.Dir = dir
 	// No update checks or telemetry: the tests talk to nothing outside.
 	cmd.Env = append(os.Environ(), "REDOCLY_TELEMETRY=off", "REDOCLY_SUPPRESS_UPDATE_NOTICE=true", "NO_COLOR=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("%s: %v", name, err)
 	}
-	return string(out)
+	return func() string {
+		t.Helper()
+		defer cancel()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+		}
+		return out.String()
+	}
 }
 
 // TestOpenAPIGeneratesClient: the document a client downloads generates
@@ -78,10 +88,12 @@ func TestOpenAPIGeneratesClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runTool(t, dir, "openapi-typescript", "openapi.json", "-o", "api.d.ts")
-	runTool(t, dir, "tsc", "-p", "tsconfig.json")
+	// The lint runs beside the generation and the type check.
+	lint := startTool(t, dir, "redocly", "lint", "--extends=recommended", "--format=json", "openapi.json")
+	startTool(t, dir, "openapi-typescript", "openapi.json", "-o", "api.ts")()
+	startTool(t, dir, "tsc", "-p", "tsconfig.json")()
 
-	out := runTool(t, dir, "redocly", "lint", "--extends=recommended", "--format=json", "openapi.json")
+	out := lint()
 	var report struct {
 		Problems []struct {
 			RuleID   string `json:"ruleId"`

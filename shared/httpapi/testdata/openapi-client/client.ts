@@ -1,5 +1,6 @@
 // A small CRM client written against the types openapi-typescript generates
-// from the served OpenAPI document (./api.d.ts, made by the test). It lists
+// from the served OpenAPI document (./api.ts, made by the test; a .ts
+// file, so skipLibCheck, which spares the DOM library, still checks it). It lists
 // the unanswered conversations, opens the first one, reads its messages and
 // replies. It must type-check under strict settings without a cast: if the
 // document stops describing a shape precisely, tsc fails here.
