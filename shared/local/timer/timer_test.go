@@ -271,3 +271,47 @@ func TestThroughQueueToHandler(t *testing.T) {
 		t.Errorf("dead letters: %+v, want the firing nobody handles", s)
 	}
 }
+
+// crashingSink records a firing and then "crashes" the timer: it closes
+// the timer's file, so the step after the send (forgetting the schedule)
+// cannot happen, as when the process dies between the two.
+type crashingSink struct {
+	sink
+	crash func()
+}
+
+func (c *crashingSink) Send(ctx context.Context, msgs ...queue.Outgoing) error {
+	if err := c.sink.Send(ctx, msgs...); err != nil {
+		return err
+	}
+	if c.crash != nil {
+		c.crash()
+		c.crash = nil
+	}
+	return nil
+}
+
+// A crash between sending a firing and forgetting its schedule sends it
+// again after the restart: at least once, never lost.
+func TestCrashAfterSendFiresAgain(t *testing.T) {
+	c := &clock{now: t0}
+	path := filepath.Join(t.TempDir(), "timer.db")
+	out := &crashingSink{}
+	tm := open(t, path, out, c)
+	out.crash = func() { tm.Close() }
+	set(t, tm, "x", t0)
+	if _, err := tm.Fire(t.Context()); err == nil {
+		t.Fatal("fire that crashed before forgetting: no error")
+	}
+	tm = open(t, path, out, c)
+	defer tm.Close()
+	if n := fire(t, tm); n != 1 {
+		t.Fatalf("after the restart: fired %d, want the schedule again", n)
+	}
+	if got := out.names(); !slices.Equal(got, []string{"x", "x"}) {
+		t.Errorf("firings: %v, want x twice (a handler sees a duplicate, never a loss)", got)
+	}
+	if n := fire(t, tm); n != 0 {
+		t.Errorf("fired %d more after it was forgotten", n)
+	}
+}
