@@ -2,6 +2,8 @@ package localstack
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -106,6 +108,18 @@ func TestScheduleFiresAcrossRestart(t *testing.T) {
 	set(st, "while-down", 30*time.Minute)
 	set(st, "moved", 20*time.Minute)
 	set(st, "moved", 2*time.Hour)
+	var queues struct {
+		PendingSchedules int `json:"pendingSchedules"`
+	}
+	resp, err := http.Get(st.Info.SimulatorURL + "/debug/queues")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&queues)
+	resp.Body.Close()
+	if err != nil || queues.PendingSchedules != 3 {
+		t.Errorf("debug/queues: %d pending schedules (%v), want 3", queues.PendingSchedules, err)
+	}
 	advance(16 * time.Minute)
 	waitFor(t, "the first schedule fired", func() bool { return slices.Equal(firedNow(), []string{"soon"}) })
 	if err := st.Close(); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/schedule"
+	"github.com/wacrm/wacrm/shared/schedule/scheduletest"
 )
 
 // request is one request the SDK sent, as the fake server saw it.
@@ -33,6 +34,7 @@ type fakeScheduler struct {
 	mu        sync.Mutex
 	requests  []request
 	schedules map[string]bool
+	inputs    map[string]string // the firing each schedule will send (Target.Input)
 }
 
 func (f *fakeScheduler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -63,17 +65,20 @@ func (f *fakeScheduler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.schedules[name] = true
+		f.inputs[name], _ = req.Body["Target"].(map[string]any)["Input"].(string)
 	case http.MethodPut:
 		if !f.schedules[name] {
 			fail(404, "ResourceNotFoundException")
 			return
 		}
+		f.inputs[name], _ = req.Body["Target"].(map[string]any)["Input"].(string)
 	case http.MethodDelete:
 		if !f.schedules[name] {
 			fail(404, "ResourceNotFoundException")
 			return
 		}
 		delete(f.schedules, name)
+		delete(f.inputs, name)
 	}
 	_, _ = w.Write([]byte(`{"ScheduleArn":"arn:aws:scheduler:us-east-1:123456789012:schedule/wacrm-Wacrm/` + name + `"}`))
 }
@@ -108,7 +113,7 @@ var cfg = Config{
 var now = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 func newScheduler(t *testing.T) (*Scheduler, *fakeScheduler, *sent) {
-	fake := &fakeScheduler{schedules: map[string]bool{}}
+	fake := &fakeScheduler{schedules: map[string]bool{}, inputs: map[string]string{}}
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	client := sdk.New(sdk.Options{
@@ -239,4 +244,41 @@ func TestRejectsBeforeCalling(t *testing.T) {
 	if reqs := fake.take(); len(reqs) != 0 {
 		t.Errorf("requests sent: %+v", reqs)
 	}
+}
+
+// The contract every scheduler passes, on what the SDK sent: the fake
+// keeps each schedule's target input; a due schedule goes to the queue.
+func TestContract(t *testing.T) {
+	scheduletest.Run(t, func(t *testing.T) scheduletest.Harness {
+		s, fake, out := newScheduler(t)
+		return scheduletest.Harness{
+			Scheduler: s, Now: now,
+			Pending: func(t *testing.T) map[string]schedule.Firing {
+				fake.mu.Lock()
+				defer fake.mu.Unlock()
+				m := map[string]schedule.Firing{}
+				for name, in := range fake.inputs {
+					var f schedule.Firing
+					if err := json.Unmarshal([]byte(in), &f); err != nil {
+						t.Fatalf("schedule %s: input %q: %v", name, in, err)
+					}
+					m[name] = f
+				}
+				return m
+			},
+			Delivered: func(t *testing.T) []schedule.Firing {
+				out.mu.Lock()
+				defer out.mu.Unlock()
+				var fs []schedule.Firing
+				for _, m := range out.msgs {
+					var f schedule.Firing
+					if err := json.Unmarshal(m.Body, &f); err != nil {
+						t.Fatal(err)
+					}
+					fs = append(fs, f)
+				}
+				return fs
+			},
+		}
+	})
 }

@@ -222,6 +222,31 @@ func (t *Timer) Fire(ctx context.Context) (int, error) {
 	return sent, nil
 }
 
+// Pending returns the schedules waiting, as the firings they will send,
+// earliest first (the local stack's /debug/queues shows how many).
+func (t *Timer) Pending() ([]schedule.Firing, error) {
+	var out []schedule.Firing
+	err := t.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(dueBucket).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			var s stored
+			var f schedule.Firing
+			if err := json.Unmarshal(tx.Bucket(schedulesBucket).Get(k[8:]), &s); err != nil {
+				return fmt.Errorf("decode schedule %s: %w", k[8:], err)
+			}
+			if err := json.Unmarshal(s.Body, &f); err != nil {
+				return fmt.Errorf("decode firing of %s: %w", k[8:], err)
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending schedules: %w", err)
+	}
+	return out, nil
+}
+
 // Next returns the earliest due time, and false when nothing is scheduled.
 func (t *Timer) Next() (time.Time, bool) {
 	var at int64

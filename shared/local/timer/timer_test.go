@@ -13,6 +13,7 @@ import (
 	"github.com/wacrm/wacrm/shared/local/memqueue"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/schedule"
+	"github.com/wacrm/wacrm/shared/schedule/scheduletest"
 )
 
 // clock is a test clock.
@@ -181,27 +182,6 @@ func TestSendFailureRetries(t *testing.T) {
 	}
 }
 
-func TestRejectsWhatEventBridgeRejects(t *testing.T) {
-	tm := open(t, filepath.Join(t.TempDir(), "timer.db"), &sink{}, &clock{now: t0})
-	defer tm.Close()
-	for _, s := range []schedule.Schedule{
-		{Name: "", At: t0, Kind: "k"},
-		{Name: "has space", At: t0, Kind: "k"},
-		{Name: string(make([]byte, 65)), At: t0, Kind: "k"},
-		{Name: "ok", At: t0},
-		{Name: "ok", Kind: "k"},
-		{Name: "ok", At: t0, Kind: "k", Data: json.RawMessage(`{not json`)},
-		{Name: "ok", At: t0, Kind: "k", Data: json.RawMessage(`"` + string(make([]byte, 9000)) + `"`)},
-	} {
-		if err := tm.Set(t.Context(), s); err == nil {
-			t.Errorf("set %+v: no error", s.Name)
-		}
-	}
-	if err := tm.Delete(t.Context(), "bad name"); err == nil {
-		t.Error("delete of an invalid name: no error")
-	}
-}
-
 // End to end on the embedded twins: timer -> schedule queue -> dispatcher
 // -> the handler of the kind, which ignores a stale firing.
 func TestThroughQueueToHandler(t *testing.T) {
@@ -314,4 +294,33 @@ func TestCrashAfterSendFiresAgain(t *testing.T) {
 	if n := fire(t, tm); n != 0 {
 		t.Errorf("fired %d more after it was forgotten", n)
 	}
+}
+
+func TestContract(t *testing.T) {
+	scheduletest.Run(t, func(t *testing.T) scheduletest.Harness {
+		c := &clock{now: t0}
+		out := &sink{}
+		tm := open(t, filepath.Join(t.TempDir(), "timer.db"), out, c)
+		t.Cleanup(func() { tm.Close() })
+		return scheduletest.Harness{
+			Scheduler: tm, Now: t0,
+			Pending: func(t *testing.T) map[string]schedule.Firing {
+				fs, err := tm.Pending()
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := map[string]schedule.Firing{}
+				for _, f := range fs {
+					m[f.Name] = f
+				}
+				return m
+			},
+			Delivered: func(t *testing.T) []schedule.Firing {
+				fire(t, tm)
+				out.mu.Lock()
+				defer out.mu.Unlock()
+				return slices.Clone(out.got)
+			},
+		}
+	})
 }
