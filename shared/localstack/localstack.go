@@ -446,6 +446,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (st *Stack, err er
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st.QueueStats())
 	})
+	mux.HandleFunc("GET /debug/schedules", func(w http.ResponseWriter, _ *http.Request) {
+		pending, err := st.Schedules.Pending()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"pending": pending})
+	})
 	mux.HandleFunc("GET /debug/queues/{queue}/dead-letters", st.deadLetters)
 	mux.HandleFunc("POST /debug/queues/{queue}/redrive", st.redrive)
 

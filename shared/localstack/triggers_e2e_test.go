@@ -108,17 +108,21 @@ func TestScheduleFiresAcrossRestart(t *testing.T) {
 	set(st, "while-down", 30*time.Minute)
 	set(st, "moved", 20*time.Minute)
 	set(st, "moved", 2*time.Hour)
-	var queues struct {
-		PendingSchedules int `json:"pendingSchedules"`
+	var pending struct {
+		Pending []schedule.Firing `json:"pending"`
 	}
-	resp, err := http.Get(st.Info.SimulatorURL + "/debug/queues")
+	resp, err := http.Get(st.Info.SimulatorURL + "/debug/schedules")
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = json.NewDecoder(resp.Body).Decode(&queues)
+	err = json.NewDecoder(resp.Body).Decode(&pending)
 	resp.Body.Close()
-	if err != nil || queues.PendingSchedules != 3 {
-		t.Errorf("debug/queues: %d pending schedules (%v), want 3", queues.PendingSchedules, err)
+	var names []string
+	for _, f := range pending.Pending {
+		names = append(names, f.Name)
+	}
+	if err != nil || !slices.Equal(names, []string{"soon", "while-down", "moved"}) {
+		t.Errorf("debug/schedules: %v (%v), want soon, while-down, moved in time order", names, err)
 	}
 	advance(16 * time.Minute)
 	waitFor(t, "the first schedule fired", func() bool { return slices.Equal(firedNow(), []string{"soon"}) })

@@ -223,7 +223,7 @@ func (t *Timer) Fire(ctx context.Context) (int, error) {
 }
 
 // Pending returns the schedules waiting, as the firings they will send,
-// earliest first (the local stack's /debug/queues shows how many).
+// earliest first (the local stack's /debug/schedules lists them).
 func (t *Timer) Pending() ([]schedule.Firing, error) {
 	var out []schedule.Firing
 	err := t.db.View(func(tx *bolt.Tx) error {
