@@ -16,10 +16,11 @@ const (
 	FnNotify   = "notify"   // table stream: the owners' notifications, reminder and window schedules
 	FnPush     = "push"     // table stream: live events posted to WebSocket connections
 	FnWS       = "ws"       // WebSocket API $connect/$disconnect/$default
+	FnRecharge = "recharge" // table stream: auto-recharges and refunds of failed replies
 )
 
 // Functions lists every function this stack deploys; tests write a zip for each.
-var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend, FnMedia, FnSchedule, FnNotify, FnPush, FnWS}
+var Functions = []string{FnWebhook, FnInbound, FnAPI, FnSend, FnMedia, FnSchedule, FnNotify, FnPush, FnWS, FnRecharge}
 
 // Environment variables the functions read.
 const (

@@ -197,8 +197,9 @@ func (s *stackParts) addFunctions() {
 	media.consume(s.media.queue, mediaBatchSize, 0, mediaMaxConc)
 
 	schedule := s.addScheduleFunction(common)
+	recharge := s.addRechargeFunction(common)
 
-	for _, f := range []deployedFn{webhook, inbound, api, send, media, schedule} {
+	for _, f := range []deployedFn{webhook, inbound, api, send, media, schedule, recharge} {
 		s.roleWilds = append(s.roleWilds, f.g)
 	}
 }

@@ -385,6 +385,7 @@ func TestFunctions(t *testing.T) {
 			EnvTable: "<Table>", EnvJWTIssuer: "https://<UserPool.ProviderURL>", EnvJWTAudience: "<UserPoolWebClient>",
 			EnvOrgClaim: "custom:org", EnvGroupsClaim: "cognito:groups",
 		}},
+		{"RechargeFunction", 256, 60, map[string]string{EnvTable: "<Table>", EnvBucket: "<Bucket>", EnvStripeSecretARN: "<StripeSecret>"}},
 	}
 	fns := d.ofType("AWS::Lambda::Function")
 	if len(fns) != len(tests) {
@@ -467,7 +468,7 @@ func TestQueuesAndEventSources(t *testing.T) {
 		{"ScheduleQueue", "ScheduleFunction", 10, 0, 5, 180},
 	}
 	mappings := d.ofType("AWS::Lambda::EventSourceMapping")
-	if want := len(tests) + 2; len(mappings) != want { // and the notify and push stream consumers (push_test.go)
+	if want := len(tests) + 3; len(mappings) != want { // and the notify and push stream consumers (push_test.go), and recharge (TestRechargeOnTheStream)
 		t.Errorf("event source mappings: got %d, want %d", len(mappings), want)
 	}
 	for _, tt := range tests {
@@ -987,6 +988,13 @@ func TestLeastPrivilege(t *testing.T) {
 			"execute-api:ManageConnections": {"arn:${Partition}:execute-api:${Region}:${AccountId}:<WebSocketApi>/live/*/@connections/*"},
 		}), sendTo("<PushStreamFailures.Arn>")),
 		"WsFunctionRoleDefaultPolicy": with(logs("WsFunction"), tableRW()),
+		// The recharge function reads the table's stream, the rate card and
+		// Stripe's key; it writes payments and refunds to the table.
+		"RechargeFunctionRoleDefaultPolicy": with(with(with(with(logs("RechargeFunction"), tableRW()), stream()), map[string][]string{
+			"s3:GetObject":                  {"<Bucket.Arn>/config/*"},
+			"secretsmanager:GetSecretValue": {"<StripeSecret>"},
+			"secretsmanager:DescribeSecret": {"<StripeSecret>"},
+		}), sendTo("<RechargeStreamFailures.Arn>")),
 		// EventBridge Scheduler sends firings to the schedule queue, and what
 		// it cannot deliver to the queue's DLQ; nothing else.
 		"SchedulerRoleDefaultPolicy": with(sendTo("<ScheduleQueue.Arn>"), sendTo("<ScheduleDLQ.Arn>")),
@@ -1089,6 +1097,11 @@ func TestOperations(t *testing.T) {
 		"WsThrottlesAlarm":             "Throttles [<WsFunction>] GreaterThanOrEqualToThreshold 1",
 		"WebSocketErrorsAlarm":         "IntegrationError [<WebSocketApi>] GreaterThanOrEqualToThreshold 10",
 	}
+	// The recharge stream consumer: a batch given up on, falling behind.
+	want["RechargeErrorsAlarm"] = "Errors [<RechargeFunction>] GreaterThanOrEqualToThreshold 1"
+	want["RechargeThrottlesAlarm"] = "Throttles [<RechargeFunction>] GreaterThanOrEqualToThreshold 1"
+	want["RechargeStreamFailuresAlarm"] = "ApproximateNumberOfMessagesVisible [<RechargeStreamFailures.QueueName>] GreaterThanOrEqualToThreshold 1"
+	want["RechargeStreamIteratorAgeAlarm"] = "IteratorAge [<RechargeFunction>] GreaterThanOrEqualToThreshold 300000"
 	want["WebhookSecretPlaceholderAlarm"] = "Events [webhook_secret_placeholder] GreaterThanOrEqualToThreshold 1"
 	want["RechargeDeclinedAlarm"] = "Events [billing_recharge_declined] GreaterThanOrEqualToThreshold 1"
 	want["AutoRechargeOffAlarm"] = "Events [billing_auto_recharge_off] GreaterThanOrEqualToThreshold 1"

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/wacrm/wacrm/shared/billing/billingstream"
 	"github.com/wacrm/wacrm/shared/changes"
 )
 
@@ -38,6 +39,11 @@ const (
 	streamRetries        = 10
 	streamMaxRecordAgeS  = 86400 // the stream's retention: never skip a record for its age alone
 	streamIteratorAlarmS = 300   // a consumer five minutes behind the table
+
+	// The recharge function: a change's handling is a few reads, a
+	// conditional write and at most one call to Stripe.
+	rechargeTimeoutS = 60
+	rechargeMemoryMB = 256
 )
 
 // ScheduleGroupName is the stack's EventBridge Scheduler group: every
@@ -106,6 +112,25 @@ func (s *stackParts) addScheduleFunction(common func(map[string]*string) map[str
 	f.g.tableReadWrite()
 	f.g.schedules()
 	f.consume(s.schedule.queue, scheduleBatchSize, 0, scheduleMaxConc)
+	return f
+}
+
+// addRechargeFunction adds billing's stream consumer: account changes that
+// mark a crossing of the auto-recharge minimum and message changes of
+// replies that failed (billingstream.Filters select them at the mapping).
+func (s *stackParts) addRechargeFunction(common func(map[string]*string) map[string]*string) deployedFn {
+	f := s.function(fnSpec{
+		name: FnRecharge, construct: "RechargeFunction", memoryMB: rechargeMemoryMB, timeoutS: rechargeTimeoutS,
+		desc: "Consumes the table's stream: pays auto-recharges (once per crossing) and refunds replies that failed for good",
+		env: common(map[string]*string{
+			EnvTable:           s.table.TableName(),
+			EnvStripeSecretARN: s.stripeSec.SecretArn(),
+		}),
+	})
+	f.g.tableReadWrite()
+	f.g.objects([]string{"s3:GetObject"}, PrefixConfig) // the deployment's rate card
+	s.stripeSec.GrantRead(f.g.role, nil)
+	s.streamConsumer(f, "Recharge", billingstream.Filters)
 	return f
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/wacrm/wacrm/shared/billing/billingstream"
 	"github.com/wacrm/wacrm/shared/changes"
 )
 
@@ -133,5 +134,38 @@ func TestStreamConsumer(t *testing.T) {
 	}
 	if !reflect.DeepEqual(alarms, wantAlarms) {
 		t.Errorf("stream alarms: got %v, want %v", alarms, wantAlarms)
+	}
+}
+
+// The recharge function reads the deployed table's stream through a
+// mapping whose criteria are billingstream's filters: account changes
+// (a crossing marked) and message changes (a reply failing).
+func TestRechargeOnTheStream(t *testing.T) {
+	d, _ := stacks(t)
+	var m map[string]any
+	for _, r := range d.ofType("AWS::Lambda::EventSourceMapping") {
+		if render(props(r)["FunctionName"]) == "<RechargeFunction>" {
+			m = props(r)
+		}
+	}
+	if m == nil {
+		t.Fatal("no event source mapping feeds the recharge function")
+	}
+	if got := render(m["EventSourceArn"]); got != "<Table.StreamArn>" {
+		t.Errorf("source %s, want the table's stream", got)
+	}
+	if got := render(m["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)["Destination"]); got != "<RechargeStreamFailures.Arn>" {
+		t.Errorf("on failure %s", got)
+	}
+	var patterns []string
+	for _, f := range m["FilterCriteria"].(map[string]any)["Filters"].([]any) {
+		patterns = append(patterns, f.(map[string]any)["Pattern"].(string))
+	}
+	want := []string{
+		`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"BILL#"}]},"SK":{"S":[{"prefix":"ACCOUNT"}]}}},"eventName":["INSERT","MODIFY"]}`,
+		`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"MSGS#"}]},"SK":{"S":[{"prefix":"MSG#"}]}}},"eventName":["MODIFY"]}`,
+	}
+	if !reflect.DeepEqual(patterns, want) || !reflect.DeepEqual(patterns, changes.FilterPatterns(billingstream.Filters)) {
+		t.Errorf("filter patterns:\n got %v\nwant %v", patterns, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wacrm/wacrm/shared/billing"
+	"github.com/wacrm/wacrm/shared/billing/billingstream"
 	"github.com/wacrm/wacrm/shared/blob"
 	"github.com/wacrm/wacrm/shared/changes"
 	"github.com/wacrm/wacrm/shared/httpapi"
@@ -131,6 +132,7 @@ func New(a Adapters) *App {
 		graph, mediaGraph, integGraph = a.Graph, a.Graph, a.Graph
 	}
 	quarantine := &httpapi.Quarantine{Blobs: a.Blobs, Now: a.Now}
+	bill := &billing.Service{Store: store, Numbers: store, Payments: a.Payments, Rates: a.Rates, Log: a.Log, Now: a.Now}
 	var mediaJobs inbox.MediaQueue
 	if a.Media != nil {
 		mediaJobs = &media.Enqueuer{Queue: a.Media, Delay: media.DefaultEnqueueDelay}
@@ -150,7 +152,7 @@ func New(a Adapters) *App {
 		Users:        &users.Service{Store: store, Now: a.Now},
 		Integrations: &integration.Service{Store: store, Users: store, Secrets: a.Secrets, Graph: integGraph, App: a.MetaApp, Now: a.Now},
 		Replies:      &outbox.Replies{Store: store, Canned: store, Queue: a.Outbound, Rates: a.Rates, Log: a.Log, Now: a.Now},
-		Billing:      &billing.Service{Store: store, Numbers: store, Payments: a.Payments, Rates: a.Rates, Log: a.Log, Now: a.Now},
+		Billing:      bill,
 		Dispatcher: &outbox.Dispatcher{
 			Store: store, Graph: graph, Secrets: a.Secrets, Queue: a.Outbound,
 			Log: a.Log, Now: a.Now,
@@ -158,6 +160,7 @@ func New(a Adapters) *App {
 		Notify:    &notify.Service{Store: store, Schedules: a.Schedules, Log: a.Log, Now: a.Now},
 		Media:     &media.Copier{Store: store, Graph: mediaGraph, Secrets: a.Secrets, Blobs: a.Blobs, Queue: a.Media, Log: a.Log},
 		Schedules: &schedule.Dispatcher{Log: a.Log},
+		Consumers: []changes.Consumer{billingstream.Consumer(bill, store, a.Log, a.Now)},
 		a:         a,
 	}
 	app.Notify.Register(app.Schedules)

@@ -140,6 +140,11 @@ var functions = []function{
 		env:      []string{awsapp.EnvTable, awsapp.EnvJWTIssuer, awsapp.EnvJWTAudience, awsapp.EnvOrgClaim, awsapp.EnvGroupsClaim},
 		required: []string{awsapp.EnvTable, awsapp.EnvJWTIssuer, awsapp.EnvJWTAudience},
 	},
+	{
+		name:     "recharge",
+		env:      []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvStripeSecret},
+		required: []string{awsapp.EnvBucket, awsapp.EnvTable, awsapp.EnvStripeSecret},
+	},
 }
 
 const baseline = "hello"
@@ -701,6 +706,11 @@ func TestFunctions(t *testing.T) {
 	}
 	if err := json.Unmarshal(s.invoke(t, "push", [][]byte{readEvent(t, "dynamodb/stream_changes.json")})[0].Response, &streamResp); err != nil || len(streamResp.BatchItemFailures) != 0 {
 		t.Errorf("push on events/dynamodb/stream_changes.json: %+v %v", streamResp, err)
+	}
+	// recharge: the sample batch holds no account or failed reply; nothing fails.
+	streamResp.BatchItemFailures = nil
+	if err := json.Unmarshal(s.invoke(t, "recharge", [][]byte{readEvent(t, "dynamodb/stream_changes.json")})[0].Response, &streamResp); err != nil || len(streamResp.BatchItemFailures) != 0 {
+		t.Errorf("recharge on events/dynamodb/stream_changes.json: %+v %v", streamResp, err)
 	}
 
 	for range *colds {

@@ -46,6 +46,7 @@ var triggers = map[string]string{
 	"notify":   "dynamodb", // the table's stream
 	"push":     "dynamodb",
 	"ws":       "apigw", // API Gateway WebSocket API
+	"recharge": "dynamodb",
 }
 
 const baselineName = "hello"

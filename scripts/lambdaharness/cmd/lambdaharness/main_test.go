@@ -88,9 +88,9 @@ func TestParseTarget(t *testing.T) {
 		})
 	}
 
-	// No events/recharge/ and no trigger known for it.
-	if _, err := parseTarget("recharge", ""); err == nil || !strings.Contains(err.Error(), "no sample events") {
-		t.Errorf("recharge without events: err = %v, want no sample events", err)
+	// No events/nosuchfn/ and no trigger known for it.
+	if _, err := parseTarget("nosuchfn", ""); err == nil || !strings.Contains(err.Error(), "no sample events") {
+		t.Errorf("nosuchfn without events: err = %v, want no sample events", err)
 	}
 }
 
