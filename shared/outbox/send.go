@@ -36,6 +36,7 @@ type SendStore interface {
 	// RecordSent records that WhatsApp accepted the message as wamid
 	// (inbox.Message.RecordSent), clears the attempt, routes the wamid to
 	// the message and applies the statuses that waited for it, atomically.
+	// An empty wamid records the message as sent with nothing to route.
 	RecordSent(ctx context.Context, org, conversationID string, ts time.Time, id, wamid string, sentAt time.Time) error
 	// FailOutbound marks a message WhatsApp did not take as failed and
 	// clears the attempt; a message with a wamid is left as it is.
@@ -90,7 +91,7 @@ type Dispatcher struct {
 
 // SendCounts are running totals, for logs and tests.
 type SendCounts struct {
-	GraphCalls, Sent, Failed, Throttled, Skipped, InDoubt atomic.Int64
+	GraphCalls, Sent, Failed, Throttled, Skipped, InDoubt, BadWamid atomic.Int64
 }
 
 // Reasons a message failed, as the CRM user reads them.
@@ -337,7 +338,19 @@ func (d *Dispatcher) release(ctx context.Context, job Job, mine *inbox.SendAttem
 // recordSent stores the wamid. It tries hard: if it cannot, the attempt
 // stays on the message and a redelivery fails it as in doubt, although it
 // was sent; the wamid is logged for reconciliation.
+//
+// A wamid outside the id alphabet cannot go into a key (it could read as
+// another key), yet the message went out: it is recorded as sent without a
+// wamid, never failed, and logged and counted for an operator. It stays
+// correctable: WhatsApp's statuses carry the message's reference
+// (biz_opaque_callback_data), and the first one with a valid wamid gives it
+// its wamid and real status.
 func (d *Dispatcher) recordSent(ctx context.Context, log *slog.Logger, job Job, wamid string) error {
+	if err := ids.Check("wamid", wamid); err != nil {
+		d.Counts.BadWamid.Add(1)
+		log.ErrorContext(ctx, "reply sent but WhatsApp's wamid is not a valid id; recorded as sent without it", "wamid", fmt.Sprintf("%.200q", wamid), "err", err, "metric", "unrecorded_wamid")
+		wamid = ""
+	}
 	var err error
 	for i := range 3 {
 		if i > 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/app"
 	"github.com/wacrm/wacrm/shared/auth"
+	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/integration"
 	"github.com/wacrm/wacrm/shared/local/fileblob"
@@ -699,5 +700,64 @@ func TestSendInDoubtCorrectedByWhatsAppStatuses(t *testing.T) {
 	}
 	if c.UnansweredSince != nil || c.AnsweredBy != "u-sam" {
 		t.Errorf("conversation unansweredSince %v answeredBy %q, want answered by u-sam", c.UnansweredSince, c.AnsweredBy)
+	}
+}
+
+// badWamid sends through Graph and answers with a wamid outside the id
+// alphabet, one that would read as another org's key.
+type badWamid struct{ outbox.Graph }
+
+func (g badWamid) SendMessage(ctx context.Context, phoneNumberID, accessToken string, m whatsapp.OutboundMessage) (string, error) {
+	if _, err := g.Graph.SendMessage(ctx, phoneNumberID, accessToken, m); err != nil {
+		return "", err
+	}
+	return "wamid.X#rival#wamid.Y\n", nil
+}
+
+func TestSendWithInvalidWamidIsSentAndCorrectable(t *testing.T) {
+	r := newRig(t)
+	conv := r.customerWrites(customerWaID, "Ana Díaz", "hola")
+	msg, job := r.reply(conv, "Hola")
+	r.app.Dispatcher.Graph = badWamid{r.app.Dispatcher.Graph}
+	if failed := r.dispatch(job); len(failed) != 0 {
+		t.Fatalf("failed %v, want the job acknowledged", failed)
+	}
+	if got := r.app.Dispatcher.Counts.BadWamid.Load(); got != 1 {
+		t.Errorf("%d invalid wamids counted, want 1", got)
+	}
+	if got := r.app.Dispatcher.Counts.Failed.Load(); got != 0 {
+		t.Errorf("%d messages failed, want 0: it went out", got)
+	}
+	out := r.sim.Outbox(customerWaID)
+	if len(out) != 1 {
+		t.Fatalf("customer got %d messages, want 1", len(out))
+	}
+	// WhatsApp's statuses carry the message's reference and the real wamid:
+	// they give the message its wamid and its real status.
+	waitFor(t, "the statuses to reach the message", func() bool { return r.message(msg).Status == inbox.StatusRead })
+	got := r.message(msg)
+	if got.WAMID != out[0].ID || len(got.Errors) != 0 || len(got.History) != 0 {
+		t.Errorf("wamid %q errors %+v history %+v, want %s, no errors, no failure in its history", got.WAMID, got.Errors, got.History, out[0].ID)
+	}
+	// A duplicate delivery of the job sends nothing again.
+	if failed := r.dispatch(r.delivery(queue.Outgoing{Body: job.Body}, 2)); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	if n := len(r.sim.Outbox(customerWaID)); n != 1 {
+		t.Errorf("customer got %d messages after a redelivery, want 1", n)
+	}
+}
+
+func TestRecordSentRefusesAnInvalidWamid(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	conv := r.customerWrites(customerWaID, "Ana Díaz", "hola")
+	msg, _ := r.reply(conv, "Hola")
+	err := r.app.Store.RecordSent(ctx, msg.Org, msg.ConversationID, msg.Timestamp, msg.ID, "wamid.X#rival", r.clock.Now())
+	if !errors.Is(err, ids.ErrInvalid) {
+		t.Fatalf("RecordSent with a '#' in the wamid: %v, want ids.ErrInvalid", err)
+	}
+	if got := r.message(msg); got.Status != inbox.StatusQueued || got.WAMID != "" {
+		t.Errorf("status %s wamid %q, want queued without a wamid", got.Status, got.WAMID)
 	}
 }

@@ -114,36 +114,59 @@ func (s *Store) SeenMessage(ctx context.Context, org, wamid string) (bool, error
 // SaveInbound implements inbox.InboundStore: the message, its dedup claim
 // and the conversation are written in one transaction, so a crash or a
 // concurrent duplicate can never store half of it.
+//
+// The claim shares its key with statuses waiting for an outbound wamid. WhatsApp
+// never gives an inbound message the wamid of an outbound one, but should
+// a status name an inbound wamid before the message arrives, the waiting
+// record holds no message: the message takes the key over (statuses never
+// describe inbound messages, so nothing of ours waited there) instead of
+// being dropped as a duplicate. Only that rare path reads the claim.
 func (s *Store) SaveInbound(ctx context.Context, newConv *inbox.Conversation, msg *inbox.Message, apply func(*inbox.Conversation)) (bool, error) {
 	mi := newMessageItem(msg)
-	claim := &wamidItem{Org: msg.Org, ConversationID: msg.ConversationID, MessageSK: mi.SK, Direction: inbox.Inbound}
 	wk := wamidKey(msg.Org, msg.WAMID)
-	claim.PK, claim.SK, claim.TTL, claim.Ver = wk.PK, wk.SK, expiresIn(dedupTTL), 1
-
-	var conv conversationItem
-	duplicate := false
-	err := s.update(ctx, conversationKey(newConv.Org, newConv.ID), &conv, true, func(exists bool) ([]table.Op, error) {
-		if !exists {
-			conv.Conversation = *newConv
+	claimCond := table.NotExists()
+	for range maxAttempts {
+		claim := &wamidItem{Org: msg.Org, ConversationID: msg.ConversationID, MessageSK: mi.SK, Direction: inbox.Inbound}
+		claim.PK, claim.SK, claim.TTL, claim.Ver = wk.PK, wk.SK, expiresIn(dedupTTL), claimCond.N+1
+		var conv conversationItem
+		err := s.update(ctx, conversationKey(newConv.Org, newConv.ID), &conv, true, func(exists bool) ([]table.Op, error) {
+			if !exists {
+				conv.Conversation = *newConv
+			}
+			apply(&conv.Conversation)
+			conv.index()
+			ops := []table.Op{
+				{Put: mi, Cond: table.NotExists()},
+				{Put: claim, Cond: claimCond},
+			}
+			if msg.Media != nil {
+				ops = append(ops, table.Op{Put: newAttachmentItem(msg), Cond: table.NotExists()})
+			}
+			return ops, nil
+		})
+		switch op := table.FailedOp(err); {
+		case op == 2: // the claim: a duplicate, or statuses waiting on the wamid
+			var held wamidItem
+			gerr := s.t.Get(ctx, wk, &held)
+			switch {
+			case errors.Is(gerr, table.ErrNotFound):
+				claimCond = table.NotExists() // expired meanwhile
+				continue
+			case gerr != nil:
+				return false, fmt.Errorf("save inbound %s: get its claim: %w", msg.WAMID, gerr)
+			case held.MessageSK != "":
+				return true, nil
+			}
+			claimCond = table.Version(held.Ver)
+			continue
+		case op >= 1: // the message or its attachment exists
+			return true, nil
+		case err != nil:
+			return false, fmt.Errorf("save inbound %s: %w", msg.WAMID, err)
 		}
-		apply(&conv.Conversation)
-		conv.index()
-		ops := []table.Op{
-			{Put: mi, Cond: table.NotExists()},
-			{Put: claim, Cond: table.NotExists()},
-		}
-		if msg.Media != nil {
-			ops = append(ops, table.Op{Put: newAttachmentItem(msg), Cond: table.NotExists()})
-		}
-		return ops, nil
-	})
-	if op := table.FailedOp(err); op >= 1 { // the message, its claim or its attachment exists
-		duplicate, err = true, nil
+		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("save inbound %s: %w", msg.WAMID, err)
-	}
-	return duplicate, nil
+	return false, fmt.Errorf("save inbound %s: too much contention on its claim", msg.WAMID)
 }
 
 // ApplyStatus implements inbox.InboundStore. The status is looked for in

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/billing"
+	"github.com/wacrm/wacrm/shared/ids"
 	"github.com/wacrm/wacrm/shared/inbox"
 	"github.com/wacrm/wacrm/shared/table"
 )
@@ -159,13 +160,24 @@ func (s *Store) UpdateSendAttempt(ctx context.Context, org, conversationID strin
 // wamid (inbox.Message.RecordSent), clears its send attempt, routes the
 // wamid to it and applies the statuses that waited for the route, all in
 // one write: a status that lands meanwhile makes it read everything again,
-// and a crash leaves either all of it or none.
+// and a crash leaves either all of it or none. An empty wamid records the
+// message as sent with nothing to route (the send path's answer to a wamid
+// outside the id alphabet); any other invalid one is refused.
 func (s *Store) RecordSent(ctx context.Context, org, conversationID string, ts time.Time, id, wamid string, sentAt time.Time) error {
+	if wamid != "" {
+		if err := ids.Check("wamid", wamid); err != nil {
+			return fmt.Errorf("record sent %s: %w", id, err)
+		}
+	}
 	key := outboundKey(org, conversationID, ts, id)
 	err := s.changeMessage(ctx, key, func(it *messageItem) ([]table.Op, error) {
-		pending, route, err := s.route(ctx, org, conversationID, wamid, key)
-		if err != nil {
-			return nil, err
+		var pending []inbox.StatusUpdate
+		var route []table.Op
+		if wamid != "" {
+			var err error
+			if pending, route, err = s.route(ctx, org, conversationID, wamid, key); err != nil {
+				return nil, err
+			}
 		}
 		changed, err := it.RecordSent(wamid, sentAt)
 		if err != nil {

@@ -204,3 +204,47 @@ func TestOutboundLifecycle(t *testing.T) {
 		})
 	})
 }
+
+// A status that names a wamid before any message has it waits on the
+// wamid's key, which is also an inbound message's dedup claim: an inbound
+// message that then comes with that wamid is stored, not taken for a
+// duplicate, and its duplicates still are.
+func TestInboundAfterAStatusWaitingOnItsWamid(t *testing.T) {
+	storagetest.ForEachTable(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		const wamid = "wamid.in.c1"
+		applied, err := s.ApplyStatus(ctx, "acme", nil, inbox.StatusUpdate{WAMID: wamid, Status: inbox.StatusDelivered, Timestamp: outNow})
+		if err != nil || applied {
+			t.Fatalf("status before any message: applied %v, %v; want it kept waiting", applied, err)
+		}
+		conv := &inbox.Conversation{Org: "acme", ID: "c1", IntegrationID: "int", PhoneNumberID: "pn",
+			Customer: inbox.Customer{WaID: "15550001111"}, Record: inbox.RecordRef{Module: records.Leads, ID: "rec"}, CreatedAt: outNow}
+		in := &inbox.Message{Org: "acme", ConversationID: "c1", ID: wamid, WAMID: wamid, Direction: inbox.Inbound,
+			Type: "text", Text: "hola", Timestamp: outNow, Status: inbox.StatusReceived}
+		save := func() bool {
+			t.Helper()
+			dup, err := s.SaveInbound(ctx, conv, in, func(c *inbox.Conversation) { c.ApplyInbound(in, true) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dup
+		}
+		if save() {
+			t.Fatal("the inbound message was taken for a duplicate of the waiting status")
+		}
+		if seen, err := s.SeenMessage(ctx, "acme", wamid); err != nil || !seen {
+			t.Errorf("SeenMessage = %v, %v; want true", seen, err)
+		}
+		if !save() {
+			t.Error("the same message again was not a duplicate")
+		}
+		msgs, _, err := s.Messages(ctx, "acme", "c1", "", 10)
+		if err != nil || len(msgs) != 1 || msgs[0].Status != inbox.StatusReceived {
+			t.Fatalf("messages %+v, %v; want the inbound one, received", msgs, err)
+		}
+		// A status for it now is ignored: statuses describe our messages only.
+		if applied, err := s.ApplyStatus(ctx, "acme", nil, inbox.StatusUpdate{WAMID: wamid, Status: inbox.StatusRead, Timestamp: outNow}); err != nil || applied {
+			t.Errorf("status of an inbound message: applied %v, %v; want ignored", applied, err)
+		}
+	})
+}
