@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 
+	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/metric"
 	"github.com/wacrm/wacrm/shared/queue"
 	"github.com/wacrm/wacrm/shared/whatsapp"
@@ -69,7 +71,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.receive(w, r)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		webhookError(w, apperr.MethodNotAllowed, "The webhook takes GET (Meta's verification) and POST (events).")
 	}
 }
 
@@ -77,13 +79,13 @@ func (h *Webhook) handshake(w http.ResponseWriter, r *http.Request) {
 	secret, err := h.Secrets.WebhookSecret(r.Context())
 	if err != nil {
 		h.Log.ErrorContext(r.Context(), "webhook secret unavailable", "err", err)
-		http.Error(w, "try again", http.StatusServiceUnavailable)
+		webhookError(w, apperr.Unavailable, "Try again later.")
 		return
 	}
 	challenge, err := whatsapp.VerifyHandshake(r.URL.Query(), secret.VerifyToken)
 	if err != nil {
 		h.Log.WarnContext(r.Context(), "webhook handshake refused", "err", err)
-		http.Error(w, "verification failed", http.StatusForbidden)
+		webhookError(w, apperr.Forbidden, "The verification request does not match this webhook's verify token.")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain")
@@ -96,13 +98,13 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Meta retries on non-2xx: nothing is lost.
 		h.Log.ErrorContext(ctx, "webhook secret unavailable", "err", err)
-		http.Error(w, "try again", http.StatusServiceUnavailable)
+		webhookError(w, apperr.Unavailable, "Try again later.")
 		return
 	}
 	if !usable(secret.AppSecret) {
 		h.Log.ErrorContext(ctx, "webhook refused: the app secret is still the placeholder; put Meta's app secret in",
 			metric.WebhookSecretPlaceholder.Attr())
-		http.Error(w, "webhook not configured", http.StatusServiceUnavailable)
+		webhookError(w, apperr.Unavailable, "The webhook is not configured yet: its app secret is still the placeholder.")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBytes))
@@ -110,15 +112,15 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			h.Log.WarnContext(ctx, "webhook body too large", "limit", mbe.Limit)
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			webhookError(w, apperr.TooLarge, fmt.Sprintf("The body is larger than %d bytes.", mbe.Limit))
 			return
 		}
-		http.Error(w, "could not read body", http.StatusBadRequest)
+		webhookError(w, apperr.Invalid, "The body could not be read.")
 		return
 	}
 	if err := h.verify(ctx, secret, body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
 		h.Log.WarnContext(ctx, "webhook signature refused", "err", err, "bytes", len(body), metric.WebhookSignatureRefused.Attr())
-		http.Error(w, "invalid signature", http.StatusUnauthorized)
+		webhookError(w, apperr.Unauthenticated, "The X-Hub-Signature-256 header does not sign this body.")
 		return
 	}
 	if !json.Valid(body) {
@@ -127,7 +129,7 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 		key, err := h.Quarantine.Keep(ctx, body, "signed webhook body is not JSON", nil)
 		if err != nil {
 			h.Log.ErrorContext(ctx, "quarantine malformed webhook", "err", err)
-			http.Error(w, "try again", http.StatusServiceUnavailable)
+			webhookError(w, apperr.Unavailable, "Try again later.")
 			return
 		}
 		h.Log.WarnContext(ctx, "malformed webhook kept", "key", key, "bytes", len(body), metric.MalformedWebhook.Attr())
@@ -137,7 +139,7 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 	if err := h.Queue.Send(ctx, queue.Outgoing{Body: body}); err != nil {
 		// Meta retries on non-2xx: nothing is lost.
 		h.Log.ErrorContext(ctx, "enqueue webhook", "err", err, "bytes", len(body))
-		http.Error(w, "try again", http.StatusServiceUnavailable)
+		webhookError(w, apperr.Unavailable, "Try again later.")
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -156,4 +158,12 @@ func (h *Webhook) verify(ctx context.Context, secret WebhookSecret, body []byte,
 		}
 	}
 	return err
+}
+
+// webhookError answers in the API's error shape, like every other route;
+// Meta only reads the status (and retries a 5xx).
+func webhookError(w http.ResponseWriter, code apperr.Code, message string) {
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, message
+	writeJSON(w, statusOf(code), body)
 }

@@ -284,3 +284,44 @@ func TestWebhookAcceptsThePreviousSecretDuringARotation(t *testing.T) {
 		}
 	}
 }
+
+// The webhook's refusals are in the API's error shape, like every route's.
+func TestWebhookErrorsAreJSON(t *testing.T) {
+	r := newWebhookRig(t)
+	placeholder := app.New(app.Adapters{Table: storagetest.Bolt(t), Blobs: r.blobs, Inbound: r.queue, Log: quietLog})
+	unconfigured := httptest.NewServer(placeholder.Webhook([]byte(httpapi.PlaceholderAppSecret), "verify-me"))
+	t.Cleanup(unconfigured.Close)
+	body := []byte(`{"object":"whatsapp_business_account","entry":[]}`)
+	big := bytes.Repeat([]byte("x"), 4<<20+1)
+	tests := []struct {
+		name, method, url string
+		body              []byte
+		signature         string
+		want              int
+		code, allow       string
+	}{
+		{"unknown method", "DELETE", r.url, nil, "", 405, "method_not_allowed", "GET, POST"},
+		{"bad signature", "POST", r.url, body, "sha256=00", 401, "unauthenticated", ""},
+		{"wrong verify token", "GET", r.url + "?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1", nil, "", 403, "forbidden", ""},
+		{"too large", "POST", r.url, big, whatsapp.Sign(appSecret, big), 413, "too_large", ""},
+		{"placeholder secret", "POST", unconfigured.URL, body, whatsapp.Sign([]byte(httpapi.PlaceholderAppSecret), body), 503, "unavailable", ""},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, tt.url, bytes.NewReader(tt.body))
+		if tt.signature != "" {
+			req.Header.Set("X-Hub-Signature-256", tt.signature)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want || errorCode(raw) != tt.code || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: %d %s %q, want %d %s in the JSON error shape", tt.name, resp.StatusCode, resp.Header.Get("Content-Type"), raw, tt.want, tt.code)
+		}
+		if got := resp.Header.Get("Allow"); got != tt.allow {
+			t.Errorf("%s: Allow %q, want %q", tt.name, got, tt.allow)
+		}
+	}
+}
