@@ -348,7 +348,7 @@ func (d *Dispatcher) release(ctx context.Context, job Job, mine *inbox.SendAttem
 func (d *Dispatcher) recordSent(ctx context.Context, log *slog.Logger, job Job, wamid string) error {
 	if err := ids.Check("wamid", wamid); err != nil {
 		d.Counts.BadWamid.Add(1)
-		log.ErrorContext(ctx, "reply sent but WhatsApp's wamid is not a valid id; recorded as sent without it", "wamid", fmt.Sprintf("%.200q", wamid), "err", err, "metric", "unrecorded_wamid")
+		log.ErrorContext(ctx, "reply sent but WhatsApp's wamid is not a valid id; recorded as sent without it", "wamid", fmt.Sprintf("%.200q", wamid), "err", err, metric.UnrecordedWAMID.Attr())
 		wamid = ""
 	}
 	var err error
