@@ -31,6 +31,7 @@ type ConversationReader interface {
 	Conversations(ctx context.Context, org string, f inbox.Filter, now time.Time) ([]inbox.Conversation, string, error)
 	Conversation(ctx context.Context, org, id string) (*inbox.Conversation, error)
 	Messages(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Message, string, error)
+	MessagesNewestFirst(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Message, string, error)
 	Attachments(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Attachment, string, error)
 }
 

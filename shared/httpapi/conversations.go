@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wacrm/wacrm/shared/apperr"
 	"github.com/wacrm/wacrm/shared/auth"
 	"github.com/wacrm/wacrm/shared/billing"
 	"github.com/wacrm/wacrm/shared/inbox"
@@ -87,9 +88,19 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request, p auth.Pri
 	return nil
 }
 
+// listMessages pages oldest first, or with ?order=desc newest first: the
+// conversation view opens on its latest page at the cost of one page.
 func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	messages := a.Conversations.Messages
+	switch order := r.URL.Query().Get("order"); order {
+	case "", "asc":
+	case "desc":
+		messages = a.Conversations.MessagesNewestFirst
+	default:
+		return apperr.E(apperr.Invalid, "order must be asc (oldest first) or desc (newest first), not %q.", order)
+	}
 	return listInConversation(a, w, r, p, func(ctx context.Context, org, conversationID, cursor string, limit int) ([]messageView, string, error) {
-		msgs, next, err := a.Conversations.Messages(ctx, org, conversationID, cursor, limit)
+		msgs, next, err := messages(ctx, org, conversationID, cursor, limit)
 		if err != nil {
 			return nil, "", err
 		}

@@ -203,6 +203,24 @@ func TestConversationViewAndMessages(t *testing.T) {
 	if len(msgs.Items) != 2 || msgs.Items[0].Text != "first" || msgs.Items[1].Text != "second 👋" {
 		t.Errorf("messages %+v", msgs.Items)
 	}
+	// Newest first: the conversation view opens on its latest page and
+	// pages back in time; the cursor keeps its order.
+	var newest struct {
+		Items []struct {
+			Text string `json:"text"`
+		} `json:"items"`
+		Cursor string `json:"cursor"`
+	}
+	if got := h.do("u-sam", "GET", "/v1/conversations/"+id+"/messages?order=desc&limit=1", nil, &newest); got != 200 || len(newest.Items) != 1 || newest.Items[0].Text != "second 👋" || newest.Cursor == "" {
+		t.Errorf("newest first: %d %+v", got, newest)
+	}
+	cursor := newest.Cursor
+	if got := h.do("u-sam", "GET", "/v1/conversations/"+id+"/messages?order=desc&limit=1&cursor="+url.QueryEscape(cursor), nil, &newest); got != 200 || len(newest.Items) != 1 || newest.Items[0].Text != "first" {
+		t.Errorf("newest first, page 2: %d %+v", got, newest)
+	}
+	if got := h.do("u-sam", "GET", "/v1/conversations/"+id+"/messages?order=asc&limit=1&cursor="+url.QueryEscape(cursor), nil, nil); got != http.StatusBadRequest {
+		t.Errorf("a newest-first cursor in the oldest-first list: %d, want 400", got)
+	}
 	var atts struct {
 		Items []any `json:"items"`
 	}

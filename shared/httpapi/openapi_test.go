@@ -932,6 +932,8 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	c.call("u-sam", "GET /v1/conversations/{id}", "/v1/conversations/no-such-id", nil, 404)
 	c.call("u-sam", "GET /v1/conversations/{id}/messages", conv+"/messages", nil, 200)
 	c.call("u-sam", "GET /v1/conversations/{id}/messages", conv+"/messages?limit=0", nil, 400)
+	c.call("u-sam", "GET /v1/conversations/{id}/messages", conv+"/messages?order=desc", nil, 200)
+	c.call("u-sam", "GET /v1/conversations/{id}/messages", conv+"/messages?order=newest", nil, 400)
 	c.call("u-sam", "GET /v1/conversations/{id}/messages", "/v1/conversations/no-such-id/messages", nil, 404)
 	var atts struct {
 		Items []json.RawMessage `json:"items"`

@@ -378,7 +378,18 @@ var errRouted = errors.New("wamid routed")
 
 // Messages returns a page of a conversation's messages, oldest first.
 func (s *Store) Messages(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Message, string, error) {
-	q := table.Query{PK: messagesPK(org, conversationID), SKPrefix: "MSG#", Limit: limit}
+	return s.messages(ctx, org, conversationID, cursor, limit, false)
+}
+
+// MessagesNewestFirst pages a conversation's messages from the newest back:
+// the conversation view opens on its latest page with one page's read, however
+// long the conversation.
+func (s *Store) MessagesNewestFirst(ctx context.Context, org, conversationID, cursor string, limit int) ([]inbox.Message, string, error) {
+	return s.messages(ctx, org, conversationID, cursor, limit, true)
+}
+
+func (s *Store) messages(ctx context.Context, org, conversationID, cursor string, limit int, newestFirst bool) ([]inbox.Message, string, error) {
+	q := table.Query{PK: messagesPK(org, conversationID), SKPrefix: "MSG#", Limit: limit, Descending: newestFirst}
 	var err error
 	if q.Cursor, err = decodeCursor(q, cursor); err != nil {
 		return nil, "", err

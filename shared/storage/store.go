@@ -108,7 +108,11 @@ type pageCursor struct {
 }
 
 func scope(q table.Query) string {
-	h := sha256.Sum256([]byte(string(q.Index) + "\x00" + q.PK))
+	s := string(q.Index) + "\x00" + q.PK
+	if q.Descending { // a cursor pages on in the direction it came from
+		s += "\x00desc"
+	}
+	h := sha256.Sum256([]byte(s))
 	return base64.RawURLEncoding.EncodeToString(h[:9])
 }
 
