@@ -107,7 +107,7 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 		webhookError(w, apperr.Unavailable, "The webhook is not configured yet: its app secret is still the placeholder.")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBytes))
+	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -143,6 +143,20 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// readBody reads the body in one allocation when its length is declared
+// (Meta declares it; the server never reads past it), else growing up to
+// MaxWebhookBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= MaxWebhookBytes {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBytes))
 }
 
 // verify checks the signature against the current app secret and, during

@@ -77,13 +77,14 @@ func (c *ClaimCheck) maxInline() int {
 // SQS text) in the blob store first. Blobs of a failed send are left for
 // the lifecycle rule to expire.
 func (c *ClaimCheck) Send(ctx context.Context, msgs ...Outgoing) error {
-	out := make([]Outgoing, len(msgs))
+	out := make([]Outgoing, len(msgs)) // a copy: the caller's messages keep no mark
 	for i, msg := range msgs {
 		if _, ok := msg.Attributes[ClaimCheckAttribute]; ok {
 			return fmt.Errorf("claim check: message %d already carries attribute %s", i, ClaimCheckAttribute)
 		}
 		if MessageSize(msg) <= c.maxInline() && ValidText(msg.Body) {
 			out[i] = msg
+			out[i].textChecked = true
 			continue
 		}
 		key, err := c.store(ctx, msg.Body)

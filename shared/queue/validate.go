@@ -29,7 +29,7 @@ func Validate(msg Outgoing) error {
 	if len(msg.Body) == 0 {
 		return fmt.Errorf("%w: empty body", ErrInvalidMessage)
 	}
-	if !ValidText(msg.Body) {
+	if !msg.textChecked && !ValidText(msg.Body) {
 		return fmt.Errorf("%w: body is not valid UTF-8 or holds characters SQS refuses", ErrInvalidMessage)
 	}
 	if msg.Delay < 0 || msg.Delay > MaxDelay {
