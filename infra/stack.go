@@ -226,7 +226,7 @@ func NewWacrmStack(scope constructs.Construct, id string, props *WacrmStackProps
 	s.addHTTPAPI()
 	s.addFloodLimits()
 	s.addPush()
-	// Not part of this stack yet (DESIGN.md §1): recharge. Each adds: its name to Functions and its environment to
+	// A new function adds: its name to Functions and its environment to
 	// contract.go, an add* method here (queues through addQueuePair), its
 	// role's grants in addFunctions, and its queue pair to the alarm loop in
 	// addOperations (function alarms follow Functions).
